@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both do all set-up.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test setup lint typecheck contracts pytest bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
+	$(BIN)/pip install --quiet -e ".[engine,dev]"
+	touch $(STAMP)
+
+$(CHROMIUM):
+	command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium not installed: browser tests will be skipped"
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/draftloop up
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot engine adapters tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP) $(CHROMIUM)
+	$(BIN)/pytest -q
+
+test: lint typecheck contracts pytest
+
+bench: $(STAMP)
+	$(BIN)/draftloop bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
