@@ -1,0 +1,177 @@
+"""Typed commands. Slash-command options and inline ``--flags`` both parse to these (see grammar.py)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.api import LoraSpec
+
+PresetName = Literal["draft", "preview", "final"]
+
+
+class _Cmd(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Draft(_Cmd):
+    """/draft <prompt> [flags]: opens a campaign thread, or starts a new round inside one."""
+
+    name: Literal["draft"] = "draft"
+    prompt: str
+    n: int | None = None
+    aspect: tuple[int, int] | None = None
+    negative: str | None = None
+    seed: int | None = None
+    preset: PresetName | None = None
+    model: str | None = None
+    steps: int | None = None
+    cfg: float | None = None
+    loras: tuple[LoraSpec, ...] = ()
+    sref: tuple[str, ...] = ()  # image references: attachment names, URLs or artifact keys
+    sw: float | None = None
+    cref: str | None = None
+    image: str | None = None  # init image for img2img (product mockup)
+    strength: float | None = None
+    sketch: str | None = None  # control image (sketch / line art)
+    control: Literal["canny", "lineart"] | None = None
+    vote_seconds: int | None = None
+    quorum: int | None = None
+    top: int | None = None
+
+
+class Vary(_Cmd):
+    name: Literal["vary"] = "vary"
+    number: int
+    strength: Literal["subtle", "strong"] = "subtle"
+
+
+class Reroll(_Cmd):
+    name: Literal["reroll"] = "reroll"
+
+
+class Select(_Cmd):
+    name: Literal["select"] = "select"
+    numbers: tuple[int, ...]
+
+
+class Refine(_Cmd):
+    name: Literal["refine"] = "refine"
+    number: int | None = None
+    aspect: tuple[int, int] | None = None
+    preset: PresetName | None = None
+
+
+class Inpaint(_Cmd):
+    name: Literal["inpaint"] = "inpaint"
+    number: int
+    prompt: str
+    box: tuple[int, int, int, int] | None = None
+    faces: bool = False
+    mask: str | None = None  # an uploaded mask image (attachment name, URL or artifact key)
+
+
+class Outpaint(_Cmd):
+    name: Literal["outpaint"] = "outpaint"
+    number: int
+    zoom: float | None = None
+    pan: Literal["left", "right", "up", "down"] | None = None
+
+
+class Upscale(_Cmd):
+    name: Literal["upscale"] = "upscale"
+    number: int
+    scale: Literal[2, 4] = 4
+    faces: bool = False
+
+
+class Faces(_Cmd):
+    name: Literal["faces"] = "faces"
+    number: int
+
+
+class Status(_Cmd):
+    name: Literal["status"] = "status"
+
+
+class Cost(_Cmd):
+    name: Literal["cost"] = "cost"
+
+
+class Cancel(_Cmd):
+    name: Literal["cancel"] = "cancel"
+
+
+class SettingsCmd(_Cmd):
+    """/settings [budget 120s|10m|none] [quorum N] [vote 30m] [top K] [n N] [ar W:H] [preset P]"""
+
+    name: Literal["settings"] = "settings"
+    budget_seconds: float | None = None
+    clear_budget: bool = False
+    quorum: int | None = None
+    vote_seconds: int | None = None
+    top: int | None = None
+    n: int | None = None
+    aspect: tuple[int, int] | None = None
+    preset: PresetName | None = None
+
+
+class ScheduleAdd(_Cmd):
+    """/schedule add "<cron>" <prompt and draft flags>"""
+
+    name: Literal["schedule_add"] = "schedule_add"
+    cron: str
+    draft: Draft
+
+
+class ScheduleList(_Cmd):
+    name: Literal["schedule_list"] = "schedule_list"
+
+
+class ScheduleRemove(_Cmd):
+    name: Literal["schedule_remove"] = "schedule_remove"
+    schedule_id: str
+
+
+Command = (
+    Draft
+    | Vary
+    | Reroll
+    | Select
+    | Refine
+    | Inpaint
+    | Outpaint
+    | Upscale
+    | Faces
+    | Status
+    | Cost
+    | Cancel
+    | SettingsCmd
+    | ScheduleAdd
+    | ScheduleList
+    | ScheduleRemove
+)
+
+
+class CommandError(BaseModel):
+    """The parser's only failure value: one short message naming the flag, allowed values, an example."""
+
+    model_config = ConfigDict(frozen=True)
+    message: str
+    flag: str | None = None
+    example: str | None = None
+
+    def text(self) -> str:
+        parts = [self.message]
+        if self.example:
+            parts.append(f"Example: `{self.example}`")
+        return " ".join(parts)
+
+
+ALL_COMMAND_TYPES: tuple[type[_Cmd], ...] = (
+    Draft, Vary, Reroll, Select, Refine, Inpaint, Outpaint, Upscale, Faces, Status, Cost, Cancel,
+    SettingsCmd, ScheduleAdd, ScheduleList, ScheduleRemove,
+)
+
+__all__ = ["ALL_COMMAND_TYPES", "Command", "CommandError", "Field", "PresetName"]

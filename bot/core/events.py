@@ -1,0 +1,37 @@
+"""What can happen to a campaign: the inputs of ``machine.apply``."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.core.commands import Command
+from bot.core.model import ThreadRef, User
+from engine.api import Result
+
+# candidate number -> voters as (user id, time of their vote); the earliest vote breaks ties
+Tally = dict[int, list[tuple[str, float]]]
+
+
+class CommandEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    user: User
+    command: Command
+    # For a /draft that opens a new campaign: where the campaign will live (the new thread).
+    thread: ThreadRef | None = None
+
+
+class ResultEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    result: Result
+
+
+class CloseRound(BaseModel):
+    """The round's deadline passed or its quorum was reached; the tally comes from Redis."""
+
+    model_config = ConfigDict(frozen=True)
+    round_no: int
+    reason: str  # "deadline" | "quorum"
+    tally: Tally = Field(default_factory=dict)
+
+
+Event = CommandEvent | ResultEvent | CloseRound

@@ -1,0 +1,61 @@
+"""The neutral message model: what an adapter must show, with no platform types."""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NUMBER_EMOJI: tuple[str, ...] = ("1️⃣", "2️⃣", "3️⃣", "4️⃣", "5️⃣", "6️⃣", "7️⃣", "8️⃣", "9️⃣", "🔟")
+
+
+class MessageKind(enum.StrEnum):
+    TEXT = "text"
+    GRID = "grid"  # candidates to vote on or act on
+    STATUS = "status"  # the one status line an adapter edits in place
+    ERROR = "error"  # shown only to the person who acted
+
+
+class GridImage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    number: int  # campaign-wide candidate number
+    artifact: str
+    caption: str = ""  # seed, preset, parent
+    width: int = 0
+    height: int = 0
+
+
+class Button(BaseModel):
+    """A button's action id carries all the state it needs: ``dl:<action>:<campaign>:<number>[:arg]``."""
+
+    model_config = ConfigDict(frozen=True)
+    label: str
+    action_id: str
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    kind: MessageKind
+    campaign_id: str
+    text: str
+    images: list[GridImage] = Field(default_factory=list)
+    reactions: list[str] = Field(default_factory=list)  # to seed under the message, in order
+    buttons: list[Button] = Field(default_factory=list)
+    round_no: int | None = None  # set on a voting grid: reactions on it are votes on this round
+    ephemeral: bool = False
+
+
+def action_id(action: str, campaign_id: str, number: int, arg: str = "") -> str:
+    base = f"dl:{action}:{campaign_id}:{number}"
+    return f"{base}:{arg}" if arg else base
+
+
+def parse_action_id(value: str) -> tuple[str, str, int, str] | None:
+    parts = value.split(":")
+    if len(parts) not in (4, 5) or parts[0] != "dl":
+        return None
+    try:
+        number = int(parts[3])
+    except ValueError:
+        return None
+    return parts[1], parts[2], number, parts[4] if len(parts) == 5 else ""

@@ -1,0 +1,162 @@
+"""The wire contract between the bot and the engine: job and result schemas, stream names.
+
+Importable without torch. Everything on the wire is JSON (one ``data`` field per stream entry).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# --- streams and keys shared by bot and engine -------------------------------------------------
+
+LANES: tuple[str, ...] = ("interactive", "scheduled")  # consumed in this order of priority
+ENGINE_GROUP = "engine"
+BOT_GROUP = "bot"
+RESULTS_STREAM = "dl:results"
+DEAD_LETTER_STREAM = "dl:jobs:dead"
+WORKERS_KEY = "dl:workers"  # hash: worker id -> JSON heartbeat (WorkerBeat)
+STATS_KEY = "dl:engine:stats"  # hash of counters: jobs, images, batches, device_ms
+PAYLOAD_FIELD = "data"
+
+
+def jobs_stream(lane: str) -> str:
+    return f"dl:jobs:{lane}"
+
+
+def progress_channel(campaign_id: str) -> str:
+    return f"dl:progress:{campaign_id}"
+
+
+def cancel_key(job_id: str) -> str:
+    """Set (with a TTL) to ask workers to skip or interrupt a job."""
+    return f"dl:cancel:{job_id}"
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+class JobKind(enum.StrEnum):
+    DRAFT = "draft"  # txt2img, optionally with references / LoRA / control image
+    VARIATION = "variation"  # img2img of a candidate, new seeds
+    REFINE = "refine"  # hires img2img of a winner, same seed, final preset and size
+    IMG2IMG = "img2img"  # img2img of an uploaded image
+    INPAINT = "inpaint"
+    OUTPAINT = "outpaint"
+    UPSCALE = "upscale"
+    RESTORE_FACES = "restore_faces"
+
+
+class LoraSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    weight: float = 0.8
+
+
+class MaskSpec(BaseModel):
+    """Exactly one of: an uploaded mask image, a box in pixels of the source image, or faces."""
+
+    model_config = ConfigDict(frozen=True)
+    image: str | None = None  # artifact key of a mask image (white = repaint)
+    box: tuple[int, int, int, int] | None = None  # x, y, w, h
+    faces: bool = False
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    campaign_id: str
+    kind: JobKind
+    lane: Literal["interactive", "scheduled"] = "interactive"
+    model: str = "tiny-sd"
+    prompt: str = ""
+    negative: str = ""
+    seeds: list[int] = Field(default_factory=lambda: [0])  # one output image per seed
+    # The engine resolves size, steps, guidance, scheduler and decoder from its preset table for the
+    # model's family; the fields below override the preset when set.
+    preset: Literal["draft", "preview", "final"] = "draft"
+    aspect: tuple[int, int] = (1, 1)  # width:height
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    strength: float | None = None  # img2img / variation / refine / inpaint
+    init_image: str | None = None  # artifact key
+    mask: MaskSpec | None = None
+    zoom: float | None = None  # outpaint: zoom out factor (> 1)
+    pan: Literal["left", "right", "up", "down"] | None = None
+    scale: int | None = None  # upscale factor: 2 or 4
+    face_restore: bool = False
+    loras: list[LoraSpec] = Field(default_factory=list)
+    style_refs: list[str] = Field(default_factory=list)  # artifact keys (a mood board)
+    style_weight: float = 0.6
+    character_ref: str | None = None
+    control_image: str | None = None  # sketch / line art artifact key
+    control_kind: Literal["canny", "lineart"] | None = None
+    created_at: float = 0.0
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+class ImageOut(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    artifact: str  # artifact key (content address)
+    seed: int
+    width: int
+    height: int
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    campaign_id: str
+    kind: JobKind
+    ok: bool
+    images: list[ImageOut] = Field(default_factory=list)
+    error: str | None = None  # a clear reason a user can read, when not ok
+    device_seconds: float = 0.0
+    batch_size: int = 1
+    worker: str = ""
+    attempts: int = 1
+
+
+class Progress(BaseModel):
+    job_id: str
+    campaign_id: str
+    step: int
+    total: int
+
+
+class WorkerBeat(BaseModel):
+    worker: str
+    device: str
+    model: str
+    at: float
+    busy: bool = False
+    batch_size: int = 0
+
+
+def encode(model: BaseModel) -> dict[str, str]:
+    return {PAYLOAD_FIELD: model.model_dump_json()}
+
+
+def decode_job(fields: dict[bytes, bytes] | dict[str, str]) -> Job:
+    raw = fields.get(PAYLOAD_FIELD) or fields.get(PAYLOAD_FIELD.encode())  # type: ignore[call-overload]
+    return Job.model_validate_json(raw)
+
+
+def decode_result(fields: dict[bytes, bytes] | dict[str, str]) -> Result:
+    raw = fields.get(PAYLOAD_FIELD) or fields.get(PAYLOAD_FIELD.encode())  # type: ignore[call-overload]
+    return Result.model_validate_json(raw)
+
+
+def artifact_key(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
