@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -146,14 +147,19 @@ def encode(model: BaseModel) -> dict[str, str]:
     return {PAYLOAD_FIELD: model.model_dump_json()}
 
 
-def decode_job(fields: dict[bytes, bytes] | dict[str, str]) -> Job:
-    raw = fields.get(PAYLOAD_FIELD) or fields.get(PAYLOAD_FIELD.encode())  # type: ignore[call-overload]
-    return Job.model_validate_json(raw)
+def _payload(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> str | bytes:
+    for key, value in fields.items():
+        if key in (PAYLOAD_FIELD, PAYLOAD_FIELD.encode()):
+            return value
+    raise ValueError(f"stream entry has no {PAYLOAD_FIELD!r} field")
 
 
-def decode_result(fields: dict[bytes, bytes] | dict[str, str]) -> Result:
-    raw = fields.get(PAYLOAD_FIELD) or fields.get(PAYLOAD_FIELD.encode())  # type: ignore[call-overload]
-    return Result.model_validate_json(raw)
+def decode_job(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Job:
+    return Job.model_validate_json(_payload(fields))
+
+
+def decode_result(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Result:
+    return Result.model_validate_json(_payload(fields))
 
 
 def artifact_key(data: bytes) -> str:

@@ -1,0 +1,83 @@
+"""The `draftloop` command. Heavy parts (torch, the adapters) are imported only by the subcommand that needs them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, load_config, settings_help
+
+SUBCOMMANDS = {
+    "up": "everything on one machine: Redis (embedded unless REDIS_URL), engine worker(s), bot, web playground",
+    "bot": "the bot alone (adapters + service), for hosts without a GPU; workers run elsewhere",
+    "worker": "one engine worker: consumes the job streams, runs the image stages on this machine's device",
+    "demo": "run one scripted campaign through the real stack and write every stage's images to --out",
+    "bench": "compare stock one-at-a-time diffusers calls with the engine's batching path",
+    "models": "offline models: `models tiny` writes the tiny random-weight models, `models list`",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="draftloop",
+        description="A team chat bot for AI image campaigns: draft → vote → refine → edit → upscale.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in SUBCOMMANDS.items():
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=settings_help() if name in ("up", "bot", "worker") else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            add_help=name not in ("worker", "bench", "models"),
+        )
+        if name == "demo":
+            p.add_argument("--out", required=True, help="folder for the images, campaign.json, index.html")
+        if name in ("worker", "bench", "models"):
+            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "models":
+        from engine.models_cli import models_main
+
+        return models_main(args.rest)
+    if args.command == "bench":
+        from engine.bench import bench_main
+
+        return bench_main(args.rest)
+    if args.command == "worker":
+        from engine.worker_main import worker_main
+
+        return worker_main(args.rest)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"draftloop: {exc}", file=sys.stderr)
+        return 2
+    from bot import app
+
+    if args.command == "up":
+        return app.up(config)
+    if args.command == "bot":
+        return app.bot_only(config)
+    if args.command == "demo":
+        from bot.demo import demo_main
+
+        return demo_main(config, args.out)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

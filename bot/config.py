@@ -1,0 +1,120 @@
+"""Configuration: environment variables first, then an optional TOML file, then defaults.
+
+Every setting is declared once here; `draftloop up --help` is generated from this table.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_WEB_PORT = 8765
+
+
+def _setting(env: str, help: str, default: Any = None) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = _setting("DRAFTLOOP_DATA_DIR", "where Redis, images and models live", Path("data"))
+    redis_url: str | None = _setting(
+        "REDIS_URL", "Redis/Valkey to use; unset starts the bundled redis-server under the data dir"
+    )
+    model: str | None = _setting(
+        "DRAFTLOOP_MODEL", "diffusers folder or hub id; unset uses the tiny offline model (tiny-sd)"
+    )
+    workers: int = _setting("DRAFTLOOP_WORKERS", "engine workers `up` starts (one per GPU); 0 for none", 1)
+    max_batch: int = _setting("DRAFTLOOP_MAX_BATCH", "most images one pipeline call may batch", 8)
+    web_host: str = _setting("DRAFTLOOP_WEB_HOST", "web playground bind address", "127.0.0.1")
+    web_port: int = _setting("DRAFTLOOP_WEB_PORT", "web playground port", DEFAULT_WEB_PORT)
+    web_token: str | None = _setting(
+        "DRAFTLOOP_WEB_TOKEN", "token the playground requires; mandatory when binding beyond loopback"
+    )
+    retention_days: float = _setting(
+        "DRAFTLOOP_RETENTION_DAYS", "days a finished campaign is kept in Redis", 30.0
+    )
+    quota_images_per_day: int | None = _setting(
+        "DRAFTLOOP_QUOTA_IMAGES_PER_DAY", "images one user may ask for per UTC day; unset = no quota"
+    )
+    log_level: str = _setting("DRAFTLOOP_LOG_LEVEL", "logging level", "INFO")
+
+    @property
+    def tiny(self) -> bool:
+        return not self.model
+
+    def redacted(self) -> dict[str, object]:
+        """For logs: secrets are never printed."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            secret = any(word in f.name for word in ("token", "secret"))
+            out[f.name] = ("set" if value else "unset") if secret else value
+        if self.redis_url and "@" in self.redis_url:
+            out["redis_url"] = "…@" + self.redis_url.rsplit("@", 1)[1]
+        return out
+
+
+def _convert(raw: object, annotation: str) -> object:
+    if raw is None or raw == "":
+        return None
+    text = str(raw)
+    if "Path" in annotation:
+        return Path(text)
+    if annotation.startswith("int"):
+        return int(text)
+    if annotation.startswith("float"):
+        return float(text)
+    return text
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load_config(environ: dict[str, str] | None = None, toml_path: Path | None = None) -> Config:
+    """Environment wins over the TOML file (``DRAFTLOOP_CONFIG`` or ``toml_path``), which wins over defaults.
+
+    TOML keys are the field names (``web_port = 9000``).
+    """
+    env = dict(os.environ if environ is None else environ)
+    file_values: dict[str, Any] = {}
+    path = toml_path or (Path(env["DRAFTLOOP_CONFIG"]) if env.get("DRAFTLOOP_CONFIG") else None)
+    if path is not None:
+        try:
+            file_values = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    values: dict[str, Any] = {}
+    known = {f.name for f in fields(Config)}
+    unknown = set(file_values) - known
+    if unknown:
+        raise ConfigError(f"unknown settings in {path}: {', '.join(sorted(unknown))}")
+    for f in fields(Config):
+        env_name = f.metadata["env"]
+        raw = env.get(env_name, file_values.get(f.name))
+        if raw is None:
+            continue
+        try:
+            values[f.name] = _convert(raw, str(f.type))
+        except ValueError as exc:
+            raise ConfigError(f"{env_name} must be a {str(f.type).split(' ')[0]}, got {raw!r}") from exc
+    config = Config(**values)
+    if config.web_host not in ("127.0.0.1", "localhost", "::1") and not config.web_token:
+        raise ConfigError(
+            f"DRAFTLOOP_WEB_HOST={config.web_host} binds beyond loopback: set DRAFTLOOP_WEB_TOKEN too"
+        )
+    return config
+
+
+def settings_help() -> str:
+    lines = ["configuration: environment variables, or `name = value` in the TOML file DRAFTLOOP_CONFIG names"]
+    for f in fields(Config):
+        default = f.default if f.default is not None else "unset"
+        name = f"{f.metadata['env']} / {f.name}"
+        lines.append(f"  {name:<52} {f.metadata['help']} (default: {default})")
+    lines.append(f"  {'DRAFTLOOP_CONFIG':<32} path of an optional TOML file with these settings")
+    return "\n".join(lines)
