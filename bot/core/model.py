@@ -106,7 +106,11 @@ class Round(BaseModel):
     quorum: int | None = None
     top_k: int = 1
     winners: list[int] = Field(default_factory=list)
-    closed_by: str | None = None  # "deadline" | "quorum" | "select"
+    closed_by: str | None = None  # "deadline" | "quorum" | "select" | "superseded" | "cancel"
+    # what made the round, so /reroll can repeat it
+    parent: int | None = None  # variation rounds: the candidate varied
+    init_image: str | None = None  # img2img rounds (--image) and variations: the source artifact
+    strength: float | None = None
 
 
 class PendingJob(BaseModel):
@@ -150,6 +154,7 @@ class Campaign(BaseModel):
     rounds: list[Round] = Field(default_factory=list)
     candidates: dict[int, Candidate] = Field(default_factory=dict)
     next_number: int = 1
+    counter: int = 0  # jobs enqueued so far; job ids are f"{id}.j{counter}"
     pending: dict[str, PendingJob] = Field(default_factory=dict)
     applied_results: list[str] = Field(default_factory=list)  # job ids already applied
     ledger: list[LedgerEntry] = Field(default_factory=list)

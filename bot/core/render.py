@@ -1,0 +1,240 @@
+"""The neutral messages and texts the campaign machine posts."""
+
+from __future__ import annotations
+
+from bot.core import ledger
+from bot.core.messages import NUMBER_EMOJI, Button, GridImage, Message, MessageKind, action_id
+from bot.core.model import Campaign, Candidate, PendingJob, Round, Settings, Stage
+from bot.core.voting import grid_round, holds_text
+from engine.api import JobKind
+
+_KIND_WORD = {
+    JobKind.DRAFT: "draft",
+    JobKind.IMG2IMG: "draft from image",
+    JobKind.VARIATION: "variation",
+    JobKind.REFINE: "refined",
+    JobKind.INPAINT: "inpainted",
+    JobKind.OUTPAINT: "outpainted",
+    JobKind.UPSCALE: "upscaled",
+    JobKind.RESTORE_FACES: "faces restored",
+}
+
+_WORKING_VERB = {
+    Stage.DRAFTING: "Drafting",
+    Stage.REFINING: "Refining",
+    Stage.INPAINTING: "Inpainting",
+    Stage.OUTPAINTING: "Outpainting",
+    Stage.RESTORING: "Restoring faces of",
+    Stage.UPSCALING: "Upscaling",
+}
+
+_CLOSED_BY = {
+    "deadline": "closed at its deadline",
+    "quorum": "closed at quorum",
+    "select": "closed by /select",
+    "superseded": "closed by a newer round",
+    "cancel": "closed by /cancel",
+}
+
+TERMINAL_TEXT = "This campaign {state}: start a new one with /draft in the channel."
+NOT_STARTED_TEXT = "This campaign hasn't started: begin with /draft <prompt>."
+
+
+def caption(cand: Candidate) -> str:
+    word = _KIND_WORD[cand.stage]
+    if cand.parent is not None and cand.stage is not JobKind.DRAFT:
+        word = f"{word} from #{cand.parent}"
+    return f"#{cand.number} · seed {cand.seed} · {word}"
+
+
+def _image(cand: Candidate) -> GridImage:
+    return GridImage(
+        number=cand.number,
+        artifact=cand.artifact,
+        caption=caption(cand),
+        width=cand.width,
+        height=cand.height,
+    )
+
+
+def text(campaign: Campaign, body: str) -> Message:
+    return Message(kind=MessageKind.TEXT, campaign_id=campaign.id, text=body)
+
+
+def voting_grid(campaign: Campaign, rnd: Round) -> Message:
+    cands = [campaign.candidates[n] for n in rnd.candidates]
+    buttons: list[Button] = []
+    for cand in cands:
+        n = cand.number
+        buttons += [
+            Button(label=f"V{n} subtle", action_id=action_id("vary", campaign.id, n, "subtle")),
+            Button(label=f"Refine {n}", action_id=action_id("refine", campaign.id, n)),
+            Button(label=f"Upscale {n}", action_id=action_id("upscale", campaign.id, n)),
+        ]
+    what = "variations" if rnd.kind == "variation" else "drafts"
+    body = (
+        f"Round {rnd.number}: {len(cands)} {what} of “{cands[0].prompt if cands else ''}”. "
+        "Vote with the number reactions."
+    )
+    return Message(
+        kind=MessageKind.GRID,
+        campaign_id=campaign.id,
+        text=body,
+        images=[_image(c) for c in cands],
+        reactions=list(NUMBER_EMOJI[: min(len(cands), len(NUMBER_EMOJI))]),
+        buttons=buttons,
+        round_no=rnd.number,
+    )
+
+
+def edit_grid(campaign: Campaign, cands: list[Candidate], body: str) -> Message:
+    buttons: list[Button] = []
+    for cand in cands:
+        n = cand.number
+        buttons += [
+            Button(label=f"Upscale {n} ×4", action_id=action_id("upscale", campaign.id, n, "4")),
+            Button(label=f"Faces {n}", action_id=action_id("faces", campaign.id, n)),
+            Button(label=f"Zoom out {n}", action_id=action_id("outpaint", campaign.id, n, "1.5")),
+            Button(label=f"Vary {n}", action_id=action_id("vary", campaign.id, n)),
+        ]
+    return Message(
+        kind=MessageKind.GRID,
+        campaign_id=campaign.id,
+        text=body,
+        images=[_image(c) for c in cands],
+        buttons=buttons,
+    )
+
+
+def delivered_grid(campaign: Campaign, cand: Candidate) -> Message:
+    body = f"Delivered #{cand.number} ({cand.width}x{cand.height})"
+    return Message(kind=MessageKind.GRID, campaign_id=campaign.id, text=body, images=[_image(cand)])
+
+
+def job_label(job: PendingJob) -> str:
+    verb = _WORKING_VERB[job.stage]
+    if job.stage is Stage.DRAFTING:
+        return f"{verb} round {job.round_no}"
+    return f"{verb} #{job.parent}"
+
+
+def failure_text(job: PendingJob, reason: str) -> str:
+    what = _WORKING_VERB[job.stage] if job.stage is Stage.DRAFTING else job_label(job)
+    return f"{what} failed: {reason}"
+
+
+def _minutes_left(deadline: float | None, now: float) -> str:
+    if deadline is None:
+        return "no deadline"
+    left = max(int((deadline - now + 59) // 60), 0)
+    return f"closes in {left} min"
+
+
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(f"#{n}" for n in numbers)
+
+
+def _pending_of(campaign: Campaign, stage: Stage) -> list[PendingJob]:
+    return [p for p in campaign.pending.values() if p.stage is stage]
+
+
+def waiting_text(campaign: Campaign, now: float) -> str:
+    """What the campaign is waiting for, in one or two sentences."""
+    stage = campaign.stage
+    if stage in (Stage.CANCELLED, Stage.FAILED):
+        return TERMINAL_TEXT.format(state="is cancelled" if stage is Stage.CANCELLED else "has failed")
+    if not campaign.rounds:
+        return NOT_STARTED_TEXT
+    rnd = campaign.rounds[-1]
+    if stage is Stage.DRAFTING:
+        return (
+            f"Round {rnd.number} is still drafting ({len(rnd.candidates)} of {rnd.expected} images). "
+            "Vote when the grid is posted, or /cancel."
+        )
+    if stage is Stage.VOTING:
+        shown = grid_round(campaign) or rnd
+        if shown.open:
+            return (
+                f"Round {shown.number} is open for voting ({_minutes_left(shown.deadline, now)}): react "
+                "with the numbers under the grid, or the owner can /select."
+            )
+        if shown.winners:
+            return (
+                f"Round {shown.number} picked {_numbers(shown.winners)}: /refine to make it at full quality."
+            )
+        return (
+            f"Round {shown.number} is closed with no winners: pick with /refine <n>, /vary <n>, "
+            "/reroll or /select <n>."
+        )
+    if stage is Stage.EDITING:
+        return (
+            "The refined images are ready for edits: /inpaint, /outpaint, /faces or /upscale <n>, "
+            "or /draft a new round."
+        )
+    if stage is Stage.DONE:
+        return (
+            f"Delivered {_numbers(campaign.deliverables)}. You can still /upscale, /faces, /inpaint, "
+            "/outpaint, /vary or /refine, or /draft a new round."
+        )
+    jobs = _pending_of(campaign, stage)
+    doing = "; ".join(job_label(j) for j in jobs) or _WORKING_VERB[stage]
+    return f"{doing}: wait for the result, or /cancel."
+
+
+def status_line(campaign: Campaign) -> str:
+    """The one status line an adapter edits in place."""
+    stage = campaign.stage
+    rnd = campaign.current_round
+    head = f"{stage.value.capitalize()}"
+    if rnd is not None:
+        head += f" · round {rnd.number}"
+    if campaign.pending:
+        head += f" · {len(campaign.pending)} job{'s' if len(campaign.pending) != 1 else ''} running"
+    if campaign.deliverables:
+        head += f" · delivered {_numbers(campaign.deliverables)}"
+    if stage is Stage.FAILED and campaign.failure:
+        head += f" · {campaign.failure}"
+    return head
+
+
+def status_text(campaign: Campaign, now: float) -> str:
+    lines = [f"Campaign {campaign.id}: {campaign.stage.value}."]
+    if campaign.settings.prompt:
+        lines.append(f"Prompt: “{campaign.settings.prompt}”")
+    for rnd in campaign.rounds[-3:]:
+        state = (
+            "open for voting"
+            if rnd.open
+            else (
+                _CLOSED_BY.get(rnd.closed_by, f"closed ({rnd.closed_by})")
+                if rnd.closed_by
+                else f"{len(rnd.candidates)} of {rnd.expected} images"
+            )
+        )
+        picked = f", winners {_numbers(rnd.winners)}" if rnd.winners else ""
+        grid = f", {holds_text(rnd)}" if rnd.candidates else ""
+        lines.append(f"Round {rnd.number} ({rnd.kind}): {state}{grid}{picked}.")
+    for job in campaign.pending.values():
+        lines.append(f"Running: {job_label(job)} ({job.expected} image{'s' if job.expected != 1 else ''}).")
+    if campaign.selected:
+        lines.append(f"Selected: {_numbers(campaign.selected)}.")
+    if campaign.deliverables:
+        lines.append(f"Delivered: {_numbers(campaign.deliverables)}.")
+    spent = ledger.format_seconds(campaign.spent_seconds())
+    budget = campaign.settings.budget_seconds
+    lines.append(f"Spent {spent}" + (f" of a {ledger.format_seconds(budget)} budget." if budget else "."))
+    if campaign.failure:
+        lines.append(f"Failure: {campaign.failure}")
+    lines.append(waiting_text(campaign, now))
+    return "\n".join(lines)
+
+
+def settings_text(settings: Settings) -> str:
+    budget = ledger.format_seconds(settings.budget_seconds) if settings.budget_seconds is not None else "none"
+    quorum = str(settings.quorum) if settings.quorum is not None else "none"
+    w, h = settings.aspect
+    return (
+        f"Settings: budget {budget} · quorum {quorum} · vote {settings.vote_seconds // 60} min · "
+        f"top {settings.top_k} · n {settings.n} · ar {w}:{h} · preset {settings.preset} "
+        f"(final {settings.final_preset})"
+    )

@@ -1,0 +1,1 @@
+"""The campaign transitions, one module per part of the loop."""
