@@ -1,0 +1,66 @@
+"""The service's background loops: engine results, round deadlines, progress relay."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pydantic import ValidationError
+
+from bot.jobs import ResultConsumer
+from bot.service import CampaignService
+from bot.state import keys
+from engine.api import Progress
+
+log = logging.getLogger(__name__)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def result_loop(service: CampaignService, consumer: ResultConsumer, stop: asyncio.Event) -> None:
+    await consumer.run(service.apply_result, stop)
+
+
+async def deadline_loop(service: CampaignService, stop: asyncio.Event, interval: float = 1.0) -> None:
+    while not stop.is_set():
+        try:
+            await service.close_due_rounds(service.clock())
+        except Exception:
+            log.exception("closing due rounds failed")
+        await _sleep_or_stop(stop, interval)
+
+
+async def progress_loop(service: CampaignService, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        pubsub = service.redis.pubsub()
+        try:
+            await pubsub.psubscribe(keys.PROGRESS_PATTERN)
+            while not stop.is_set():
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is None or message.get("type") != "pmessage":
+                    continue
+                try:
+                    progress = Progress.model_validate_json(message["data"])
+                except ValidationError:
+                    continue
+                await service.relay_progress(progress)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("progress relay failed; resubscribing")
+            await _sleep_or_stop(stop, 1.0)
+        finally:
+            await pubsub.aclose()
+
+
+async def run_service_loops(service: CampaignService, consumer: ResultConsumer, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set."""
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(result_loop(service, consumer, stop))
+        tasks.create_task(deadline_loop(service, stop))
+        tasks.create_task(progress_loop(service, stop))

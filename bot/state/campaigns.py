@@ -1,0 +1,126 @@
+"""Campaign documents in Redis: JSON with a version, written by compare-and-set.
+
+Every write goes through one single-key Lua script that compares the stored version with the one the
+writer read, so two bot replicas never overwrite each other's changes (and it stays Cluster-safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from redis.asyncio import Redis
+
+from bot.core.model import Campaign, ThreadRef
+from bot.state import keys, retention
+from bot.state.codec import as_str
+
+T = TypeVar("T")
+
+# KEYS[1] document; ARGV: expected version, new document, ttl seconds (0: keep forever)
+_CAS = """
+local cur = redis.call('GET', KEYS[1])
+if not cur then return -1 end
+if tonumber(cjson.decode(cur)['version']) ~= tonumber(ARGV[1]) then return 0 end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return 1
+"""
+
+
+class CampaignNotFound(LookupError):
+    pass
+
+
+class CampaignExists(RuntimeError):
+    pass
+
+
+class UpdateConflict(RuntimeError):
+    """The document kept changing under us for ``max_attempts`` tries."""
+
+
+class CampaignStore:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        retention_seconds: int = retention.DEFAULT_RETENTION_SECONDS,
+        max_attempts: int = 200,
+    ) -> None:
+        self.redis = redis
+        self.retention_seconds = retention_seconds
+        self.max_attempts = max_attempts
+        self._cas = redis.register_script(_CAS)
+
+    async def load(self, campaign_id: str) -> Campaign | None:
+        raw = await self.redis.get(keys.campaign(campaign_id))
+        return None if raw is None else Campaign.model_validate_json(raw)
+
+    async def load_many(self, campaign_ids: list[str]) -> list[Campaign | None]:
+        if not campaign_ids:
+            return []
+        raws = await self.redis.mget([keys.campaign(cid) for cid in campaign_ids])
+        return [None if raw is None else Campaign.model_validate_json(raw) for raw in raws]
+
+    async def create(self, campaign: Campaign) -> None:
+        """Store a new campaign and index it by thread and channel; fails if the id is taken."""
+        created = await self.redis.set(keys.campaign(campaign.id), campaign.model_dump_json(), nx=True)
+        if not created:
+            raise CampaignExists(campaign.id)
+        t = campaign.thread
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.thread(t.platform, t.channel_id, t.thread_id), campaign.id)
+            pipe.zadd(keys.channel(t.platform, t.channel_id), {campaign.id: campaign.created_at})
+            await pipe.execute()
+
+    async def update(
+        self, campaign_id: str, fn: Callable[[Campaign], tuple[Campaign, T]]
+    ) -> tuple[Campaign, T]:
+        """Read, transform, compare-and-set; ``fn`` is re-run on the fresh document after a conflict.
+
+        ``fn`` must be pure. When it returns the document unchanged, nothing is written.
+        """
+        for _ in range(self.max_attempts):
+            old = await self.load(campaign_id)
+            if old is None:
+                raise CampaignNotFound(campaign_id)
+            new, out = fn(old.model_copy(deep=True))
+            if new == old:
+                return old, out
+            new = new.model_copy(update={"version": old.version + 1})
+            finished = retention.is_finished(new)
+            ttl = self.retention_seconds if finished else 0
+            status = await self._cas(
+                keys=[keys.campaign(campaign_id)], args=[old.version, new.model_dump_json(), ttl]
+            )
+            if status == -1:
+                raise CampaignNotFound(campaign_id)
+            if status == 1:
+                if finished:
+                    await retention.expire_owned(self.redis, new, self.retention_seconds)
+                elif retention.is_finished(old):
+                    await retention.persist_owned(self.redis, new)
+                return new, out
+        raise UpdateConflict(campaign_id)
+
+    async def id_for_thread(self, thread: ThreadRef) -> str | None:
+        raw = await self.redis.get(keys.thread(thread.platform, thread.channel_id, thread.thread_id))
+        return None if raw is None else as_str(raw)
+
+    async def for_thread(self, thread: ThreadRef) -> Campaign | None:
+        campaign_id = await self.id_for_thread(thread)
+        return None if campaign_id is None else await self.load(campaign_id)
+
+    async def in_channel(self, platform: str, channel_id: str) -> list[Campaign]:
+        """The channel's campaigns, newest first; ids whose document expired are dropped from the index."""
+        index = keys.channel(platform, channel_id)
+        ids = [as_str(m) for m in await self.redis.zrevrange(index, 0, -1)]
+        loaded = await self.load_many(ids)
+        gone = [cid for cid, c in zip(ids, loaded, strict=True) if c is None]
+        if gone:
+            await self.redis.zrem(index, *gone)
+        return [c for c in loaded if c is not None]

@@ -1,0 +1,59 @@
+"""`draftloop up` as a newcomer runs it: starts, serves, stops cleanly, and comes back with its campaigns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.stack.upstack import UpProcess, free_port, processes_mentioning
+
+pytestmark = pytest.mark.slow
+
+
+def _campaign_stage(up: UpProcess, thread_id: str) -> str | None:
+    for channel in up.get("/api/channels")["channels"]:
+        for thread in channel["threads"]:
+            if thread["id"] == thread_id:
+                return thread.get("stage")
+    return None
+
+
+def test_up_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    up = UpProcess(data_dir, free_port())
+    try:
+        up.wait_ready()
+        assert up.get("/api/health")["ok"] is True
+        sent = up.post("/api/send", {"user": "ana", "channel_id": "general", "text": "/draft a red fox --n 2"})
+        thread_id = sent["opened_thread"]
+        assert thread_id, sent
+        # the worker really makes the drafts: the thread reaches voting with a grid of two images
+        up.wait_for(lambda: _campaign_stage(up, thread_id) == "voting", "the drafts to be voted on")
+        msgs = up.get(f"/api/messages?channel_id=general&thread_id={thread_id}&user=ana")["messages"]
+        grids = [m for m in msgs if m.get("images")]
+        assert grids and len(grids[-1]["images"]) == 2
+        assert processes_mentioning(str(data_dir)), "redis-server and the worker run under the data dir"
+    finally:
+        code = up.stop()
+    assert code == 0, up.output()
+    assert "stopped" in up.output()
+    assert processes_mentioning(str(data_dir)) == [], "a process outlived `draftloop up`"
+
+    again = UpProcess(data_dir, free_port())
+    try:
+        again.wait_ready()
+        assert _campaign_stage(again, thread_id) == "voting", "the second `up` lost the campaign"
+        msgs = again.get(f"/api/messages?channel_id=general&thread_id={thread_id}&user=ana")["messages"]
+        assert any(m.get("images") for m in msgs), "the thread's history is gone after a restart"
+    finally:
+        assert again.stop() == 0
+    assert processes_mentioning(str(data_dir)) == []
+
+
+def test_up_refuses_to_bind_beyond_loopback_without_a_token(tmp_path: Path) -> None:
+    up = UpProcess(tmp_path / "data", free_port(), {"DRAFTLOOP_WEB_HOST": "0.0.0.0"})
+    code = up.proc.wait(timeout=60)
+    up.stop()
+    assert code == 2
+    assert "DRAFTLOOP_WEB_TOKEN" in up.output()
