@@ -1,0 +1,39 @@
+"""``draftloop models tiny [--dir DIR]`` and ``draftloop models list``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+DEFAULT_TINY_DIR = "~/.cache/draftloop/tiny"
+
+
+def models_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="draftloop models", description="Manage the engine's models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    tiny = sub.add_parser("tiny", help="write the tiny random-weight offline models")
+    tiny.add_argument("--dir", default=os.environ.get("DRAFTLOOP_TINY_DIR", DEFAULT_TINY_DIR))
+    listing = sub.add_parser("list", help="list the model names the engine knows")
+    listing.add_argument("--dir", default=os.environ.get("DRAFTLOOP_TINY_DIR", DEFAULT_TINY_DIR))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    root = Path(args.dir).expanduser()
+    if args.command == "tiny":
+        from engine.tiny import build_tiny_models
+
+        paths = build_tiny_models(root)
+        print(f"tiny models ready in {paths.root}")
+        return 0
+    from engine.presets import FAMILIES
+    from engine.registry import KNOWN_MODELS
+    from engine.tiny import MARKER
+
+    tiny_state = "ready" if (root / MARKER).exists() else "not built (run: draftloop models tiny)"
+    print(f"tiny-sd      family tiny-sd   {root}  [{tiny_state}]")
+    for name, spec in sorted(KNOWN_MODELS.items()):
+        print(f"{name:<12} family {spec.family:<9} {spec.source}")
+    print(f"families: {', '.join(FAMILIES)}; any local diffusers folder or cached hub id also works")
+    return 0

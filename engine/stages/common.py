@@ -1,0 +1,129 @@
+"""What every diffusion stage shares: per-job preparation, one pipeline call per batch, outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from engine.api import Job
+from engine.images import array_to_image, decode_image, encode_png, to_rgb
+from engine.presets import Resolved
+from engine.registry import ModelRegistry
+from engine.runner import BadInput, Cancelled, JobOutput, RunContext, StageImage
+
+
+@dataclass
+class Prepared:
+    """One job, ready for the pipeline: per-image inputs are repeated once per seed."""
+
+    job: Job
+    width: int
+    height: int
+    inputs: dict[str, Any] = field(default_factory=dict)  # image / mask_image / control image...
+    out_size: tuple[int, int] | None = None  # resize each result to this (width, height)
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.job.seeds) or [0]
+
+
+def load_image(ctx: RunContext, key: str, what: str) -> Image.Image:
+    try:
+        data = ctx.load_artifact(key)
+    except (KeyError, OSError) as exc:
+        raise BadInput(f"The {what} image is missing or unreadable.") from exc
+    return decode_image(data)
+
+
+def load_rgb(ctx: RunContext, key: str, what: str) -> Image.Image:
+    return to_rgb(load_image(ctx, key, what))
+
+
+def step_callback(ctx: RunContext) -> Callable[..., dict[str, Any]]:
+    def on_step_end(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if ctx.is_cancelled():
+            pipe._interrupt = True
+            raise Cancelled("cancelled")
+        ctx.on_step(step + 1, int(getattr(pipe, "num_timesteps", 0) or step + 1))
+        return kwargs
+
+    return on_step_end
+
+
+def image_output(job: Job, images: list[Image.Image], seeds: list[int], work_units: float) -> JobOutput:
+    out = [
+        StageImage(png=encode_png(img), seed=seed, width=img.width, height=img.height)
+        for img, seed in zip(images, seeds, strict=True)
+    ]
+    return JobOutput(job_id=job.job_id, images=out, work_units=work_units)
+
+
+def run_batch(
+    registry: ModelRegistry,
+    pipe: Any,
+    items: list[Prepared],
+    res: Resolved,
+    ctx: RunContext,
+    refs: list[Image.Image],
+    style_weight: float,
+    **call_kwargs: Any,
+) -> list[JobOutput]:
+    """One pipeline call for every image of every prepared job (one generator per image)."""
+    if not items:
+        return []
+    model = items[0].job.model
+    width, height = items[0].width, items[0].height
+    registry.set_scheduler(pipe, res.scheduler)
+    registry.set_ip_adapter(model, pipe, style_weight if refs else None)
+    prompts, negatives, generators = [], [], []
+    per_image: dict[str, list[Any]] = {}
+    for item in items:
+        for seed in item.seeds:
+            prompts.append(item.job.prompt)
+            negatives.append(item.job.negative)
+            generators.append(torch.Generator("cpu").manual_seed(seed))
+            for name, value in item.inputs.items():
+                per_image.setdefault(name, []).append(value)
+    if refs:
+        call_kwargs["ip_adapter_image"] = [refs]
+    with torch.inference_mode():
+        result = pipe(
+            prompt=prompts,
+            negative_prompt=negatives if res.guidance > 1.0 else None,
+            generator=generators,
+            num_inference_steps=res.steps,
+            guidance_scale=res.guidance,
+            width=width,
+            height=height,
+            output_type="np",
+            callback_on_step_end=step_callback(ctx),
+            **per_image,
+            **call_kwargs,
+        )
+    arrays: np.ndarray = np.asarray(result.images)
+    outputs: list[JobOutput] = []
+    index = 0
+    for item in items:
+        seeds = item.seeds
+        chunk = arrays[index : index + len(seeds)]
+        index += len(seeds)
+        units = float(width * height * res.steps * len(seeds))
+        try:
+            images = [array_to_image(a) for a in chunk]
+        except BadInput as exc:
+            outputs.append(JobOutput(job_id=item.job.job_id, error=str(exc), work_units=units))
+            continue
+        if item.out_size is not None:
+            images = [img.resize(item.out_size, Image.Resampling.LANCZOS) for img in images]
+        outputs.append(image_output(item.job, images, seeds, units))
+    return outputs
+
+
+def load_refs(job: Job, ctx: RunContext) -> list[Image.Image]:
+    keys = [*job.style_refs, *([job.character_ref] if job.character_ref else [])]
+    return [load_rgb(ctx, key, "reference") for key in keys]

@@ -1,0 +1,301 @@
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.api import Job, JobKind, LoraSpec, MaskSpec, artifact_key
+from engine.images import check_finite, decode_image
+from engine.pipeline_runner import DiffusersRunner
+from engine.presets import resolve
+from engine.registry import ModelRegistry
+from engine.runner import BadInput, Cancelled, JobOutput, RunContext
+
+
+class Store:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put(self, data: bytes) -> str:
+        key = artifact_key(data)
+        self.blobs[key] = data
+        return key
+
+    def put_image(self, img: Image.Image) -> str:
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        return self.put(buf.getvalue())
+
+    def ctx(self, **kwargs: Callable[..., object]) -> RunContext:
+        return RunContext(load_artifact=self.blobs.__getitem__, **kwargs)  # type: ignore[arg-type]
+
+
+def noise_image(w: int, h: int, seed: int = 0) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+def pixels(out: JobOutput, i: int = 0) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(out.images[i].png)).convert("RGB")).astype(np.int16)
+
+
+def job(job_id: str, kind: JobKind = JobKind.DRAFT, **kw: object) -> Job:
+    return Job(job_id=job_id, campaign_id=kw.pop("campaign_id", "c1"), kind=kind, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def runner(tiny_registry: ModelRegistry) -> DiffusersRunner:
+    return DiffusersRunner(tiny_registry, max_faces=1)
+
+
+@pytest.fixture()
+def store() -> Store:
+    return Store()
+
+
+def sizes(out: JobOutput) -> list[tuple[int, int]]:
+    assert out.error is None, out.error
+    return [(im.width, im.height) for im in out.images]
+
+
+# --- presets and images --------------------------------------------------------------------------
+
+
+def test_presets_resolve_aspect_and_overrides() -> None:
+    assert (
+        resolve(job("a", aspect=(16, 9)), "tiny-sd").width,
+        resolve(job("a", aspect=(16, 9)), "tiny-sd").height,
+    ) == (48, 24)
+    final = resolve(job("a", preset="final", aspect=(2, 3)), "sd15")
+    assert (final.width % 64, final.height % 64) == (0, 0) and final.height > final.width
+    over = resolve(job("a", steps=7, guidance=2.5, width=100, height=60), "tiny-sd")
+    assert (over.steps, over.guidance, over.width, over.height) == (7, 2.5, 104, 64)
+    assert resolve(job("a"), "tiny-sd").tiny_vae and not resolve(job("a", preset="final"), "tiny-sd").tiny_vae
+
+
+def _png_header(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
+
+
+def test_decode_rejects_bad_images() -> None:
+    with pytest.raises(BadInput, match="not an image"):
+        decode_image(b"%PDF-1.4 definitely not a picture")
+    with pytest.raises(BadInput, match="too many pixels"):
+        decode_image(_png_header(10_000, 10_000))  # 100 MP claimed by a tiny file
+    with pytest.raises(BadInput, match="decompression bomb"):
+        decode_image(_png_header(40_000, 40_000), max_pixels=10**10)
+    with pytest.raises(BadInput, match="too large"):
+        decode_image(b"\x00" * 2048, max_bytes=1024)
+    with pytest.raises(BadInput, match="NaN"):
+        check_finite(np.array([0.0, np.nan]))
+    assert decode_image(Store().blobs.get("x", b"") or _small_png()).size == (8, 8)
+
+
+def _small_png() -> bytes:
+    buf = io.BytesIO()
+    noise_image(8, 8).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# --- drafts and batching -------------------------------------------------------------------------
+
+
+def test_draft_counts_sizes_and_batched_equals_alone(runner: DiffusersRunner, store: Store) -> None:
+    jobs = [
+        job("a", campaign_id="c1", prompt="a red fox", seeds=[1, 2], aspect=(16, 9)),
+        job(
+            "b", campaign_id="c2", prompt="a lighthouse at dusk", negative="blurry", seeds=[7], aspect=(16, 9)
+        ),
+        job("c", campaign_id="c3", prompt="isometric city", seeds=[42], aspect=(16, 9)),
+    ]
+    assert len({runner.group_key(j) for j in jobs}) == 1
+    steps: list[tuple[int, int]] = []
+    batched = runner.run(jobs, store.ctx(on_step=lambda s, t: steps.append((s, t))))
+    assert [o.job_id for o in batched] == ["a", "b", "c"]
+    assert [sizes(o) for o in batched] == [[(48, 24)] * 2, [(48, 24)], [(48, 24)]]
+    assert [im.seed for im in batched[0].images] == [1, 2]
+    assert steps and steps[-1][0] == steps[-1][1] == 2
+    assert batched[0].work_units == 48 * 24 * 2 * 2
+    for j, out in zip(jobs, batched, strict=True):
+        alone = runner.run([j], store.ctx())[0]
+        for i in range(len(j.seeds)):
+            assert np.abs(pixels(out, i) - pixels(alone, i)).max() <= 2
+    assert np.abs(pixels(batched[0], 0) - pixels(batched[0], 1)).max() > 10  # seeds differ
+
+
+def test_control_and_init_image_drafts(runner: DiffusersRunner, store: Store) -> None:
+    sketch = Image.new("RGB", (64, 64), "white")
+    sketch.paste(Image.new("RGB", (20, 30), "black"), (20, 10))
+    key = store.put_image(sketch)
+    outs = runner.run(
+        [
+            job("canny", control_image=key, control_kind="canny", seeds=[3]),
+            job("line", control_image=key, control_kind="lineart", seeds=[3]),
+            job("init", init_image=key, seeds=[3, 4], strength=0.7),
+        ],
+        store.ctx(),
+    )
+    assert [sizes(o) for o in outs] == [[(48, 48)], [(48, 48)], [(48, 48)] * 2]
+
+
+def test_lora_and_style_reference_change_the_output(runner: DiffusersRunner, store: Store) -> None:
+    ref = store.put_image(noise_image(40, 40, seed=5))
+    plain, lora, styled = runner.run(
+        [
+            job("plain", seeds=[11]),
+            job("lora", seeds=[11], loras=[LoraSpec(name="tiny-style", weight=1.0)]),
+            job("styled", seeds=[11], style_refs=[ref], style_weight=1.0),
+        ],
+        store.ctx(),
+    )
+    assert np.abs(pixels(plain) - pixels(lora)).mean() > 1.0
+    assert np.abs(pixels(plain) - pixels(styled)).mean() > 1.0
+    again = runner.run([job("plain2", seeds=[11])], store.ctx())[0]  # adapters switched off again
+    assert np.abs(pixels(plain) - pixels(again)).max() <= 2
+
+
+# --- iterate and refine --------------------------------------------------------------------------
+
+
+def test_variation_and_refine(runner: DiffusersRunner, store: Store) -> None:
+    src = store.put_image(noise_image(48, 48, seed=1))
+    var, ref = runner.run(
+        [
+            job("v", JobKind.VARIATION, init_image=src, seeds=[5, 6, 7], strength=0.6),
+            job("r", JobKind.REFINE, init_image=src, seeds=[99], aspect=(1, 1)),
+        ],
+        store.ctx(),
+    )
+    assert sizes(var) == [(48, 48)] * 3
+    assert sizes(ref) == [(64, 64)] and ref.images[0].seed == 99
+
+
+# --- post edits ----------------------------------------------------------------------------------
+
+
+def test_inpaint_box_mask_image_and_faces(runner: DiffusersRunner, store: Store) -> None:
+    src = store.put_image(noise_image(60, 44, seed=2))
+    small_mask = Image.new("L", (30, 22), 0)
+    small_mask.paste(255, (5, 5, 20, 15))
+    mask_key = store.put_image(small_mask)  # half the source size: resized to the source
+    box, masked, faces, outside = runner.run(
+        [
+            job("box", JobKind.INPAINT, init_image=src, mask=MaskSpec(box=(10, 10, 20, 20)), seeds=[1]),
+            job("mask", JobKind.INPAINT, init_image=src, mask=MaskSpec(image=mask_key), seeds=[1]),
+            job("faces", JobKind.INPAINT, init_image=src, mask=MaskSpec(faces=True), seeds=[1]),
+            job("out", JobKind.INPAINT, init_image=src, mask=MaskSpec(box=(500, 500, 5, 5)), seeds=[1]),
+        ],
+        store.ctx(),
+    )
+    assert sizes(box) == sizes(masked) == sizes(faces) == [(60, 44)]
+    assert outside.error is not None and "outside" in outside.error
+    before = np.asarray(Image.open(io.BytesIO(store.blobs[src]))).astype(np.int16)
+    changed = np.abs(pixels(box) - before).mean(axis=-1)
+    assert changed[12:28, 12:28].mean() > changed[36:, 44:].mean()  # the box changed more than a corner
+
+
+def test_outpaint_zoom_and_pan(runner: DiffusersRunner, store: Store) -> None:
+    src = store.put_image(noise_image(64, 64, seed=3))
+    zoom, pan_left, pan_up = runner.run(
+        [
+            job("z", JobKind.OUTPAINT, init_image=src, zoom=1.5, seeds=[2]),
+            job("l", JobKind.OUTPAINT, init_image=src, pan="left", seeds=[2]),
+            job("u", JobKind.OUTPAINT, init_image=src, pan="up", seeds=[2]),
+        ],
+        store.ctx(),
+    )
+    assert sizes(zoom) == [(96, 96)]
+    assert sizes(pan_left) == [(96, 64)]
+    assert sizes(pan_up) == [(64, 96)]
+    before = np.asarray(Image.open(io.BytesIO(store.blobs[src]))).astype(np.int16)
+    kept = pixels(pan_left)[:, 32:]  # the source sits on the right of a left pan
+    assert np.abs(kept[4:-4, 4:-4] - before[4:-4, 4:-4]).mean() < np.abs(pixels(pan_left)[:, :32]).mean()
+
+
+def test_upscale_sizes(runner: DiffusersRunner, store: Store) -> None:
+    src = store.put_image(noise_image(32, 24, seed=4))
+    x2, x4, bad = runner.run(
+        [
+            job("x2", JobKind.UPSCALE, init_image=src, scale=2),
+            job("x4", JobKind.UPSCALE, init_image=src, scale=4),
+            job("x3", JobKind.UPSCALE, init_image=src, scale=3),
+        ],
+        store.ctx(),
+    )
+    assert sizes(x2) == [(64, 48)] and sizes(x4) == [(128, 96)]
+    assert bad.error is not None and "2 or 4" in bad.error
+
+
+@pytest.mark.slow
+def test_restore_faces_and_upscale_with_faces(runner: DiffusersRunner, store: Store) -> None:
+    src = store.put_image(noise_image(48, 40, seed=6))
+    faces, up = runner.run(
+        [
+            job("f", JobKind.RESTORE_FACES, init_image=src),
+            job("uf", JobKind.UPSCALE, init_image=src, scale=2, face_restore=True),
+        ],
+        store.ctx(),
+    )
+    assert sizes(faces) == [(48, 40)]
+    assert sizes(up) == [(96, 80)]
+    restorer = runner.registry.face_restorer(runner.max_faces)
+    assert len(restorer.face_helper.restored_faces) == 1  # the GFPGAN network really ran on one face
+
+
+# --- bad input, progress, cancellation -----------------------------------------------------------
+
+
+def test_bad_inputs_fail_their_job_only(runner: DiffusersRunner, store: Store) -> None:
+    bomb = _png_header(40_000, 40_000)
+    huge = _png_header(10_000, 10_000)
+    jobs = [
+        job("ok", seeds=[1]),
+        job("model", model="no-such-model", seeds=[1]),
+        job("pdf", JobKind.VARIATION, init_image=store.put(b"%PDF-1.7 not an image"), seeds=[1]),
+        job("bomb", JobKind.VARIATION, init_image=store.put(bomb), seeds=[1]),
+        job("huge", JobKind.VARIATION, init_image=store.put(huge), seeds=[1]),
+        job("lora", seeds=[1], loras=[LoraSpec(name="nope")]),
+        job("missing", JobKind.UPSCALE, init_image="0" * 64, scale=2),
+    ]
+    outs = {o.job_id: o for o in runner.run(jobs, store.ctx())}
+    assert sizes(outs["ok"]) == [(48, 48)]
+    assert (
+        outs["model"].error is not None and "Unknown model 'no-such-model'. Available:" in outs["model"].error
+    )
+    assert "tiny-sd" in outs["model"].error
+    assert outs["pdf"].error is not None and "not an image" in outs["pdf"].error
+    assert outs["bomb"].error is not None and "pixels" in outs["bomb"].error
+    assert outs["huge"].error is not None and "too many pixels" in outs["huge"].error
+    assert outs["lora"].error is not None and "Unknown LoRA 'nope'" in outs["lora"].error
+    assert outs["missing"].error is not None and "missing" in outs["missing"].error
+
+
+def test_cancel_interrupts_the_batch(runner: DiffusersRunner, store: Store) -> None:
+    seen: list[int] = []
+    with pytest.raises(Cancelled):
+        runner.run(
+            [job("a", seeds=[1])],
+            store.ctx(on_step=lambda s, t: seen.append(s), is_cancelled=lambda: bool(seen)),
+        )
+    assert seen == [1]
+
+
+def test_group_keys_split_incompatible_jobs(runner: DiffusersRunner) -> None:
+    base = runner.group_key(job("a", campaign_id="x", prompt="one", seeds=[1]))
+    assert runner.group_key(job("b", campaign_id="y", prompt="two", seeds=[9, 8])) == base
+    assert runner.group_key(job("c", aspect=(16, 9))) != base
+    assert runner.group_key(job("d", loras=[LoraSpec(name="tiny-style")])) != base
+    assert runner.group_key(job("e", preset="final")) != base
+    assert runner.group_key(job("f", model="nope")) != runner.group_key(job("g", model="nope"))
