@@ -32,34 +32,32 @@ def build_parser() -> argparse.ArgumentParser:
             description=help_text,
             epilog=settings_help() if name in ("up", "bot", "worker") else None,
             formatter_class=argparse.RawDescriptionHelpFormatter,
-            add_help=name not in ("worker", "bench", "models"),
         )
         if name == "demo":
             p.add_argument("--out", required=True, help="folder for the images, campaign.json, index.html")
-        if name in ("worker", "bench", "models"):
-            p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    # The engine's subcommands own their flags: hand them everything after the subcommand's name.
+    if args_list and args_list[0] == "models":
+        from engine.models_cli import models_main
+
+        return models_main(args_list[1:])
+    if args_list and args_list[0] == "bench":
+        from engine.bench import bench_main
+
+        return bench_main(args_list[1:])
+    if args_list and args_list[0] == "worker":
+        from engine.worker_main import worker_main
+
+        return worker_main(args_list[1:])
     parser = build_parser()
     args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command == "models":
-        from engine.models_cli import models_main
-
-        return models_main(args.rest)
-    if args.command == "bench":
-        from engine.bench import bench_main
-
-        return bench_main(args.rest)
-    if args.command == "worker":
-        from engine.worker_main import worker_main
-
-        return worker_main(args.rest)
     try:
         config = load_config()
     except ConfigError as exc:

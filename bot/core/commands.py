@@ -1,4 +1,4 @@
-"""Typed commands. Slash-command options and inline ``--flags`` both parse to these (see grammar.py)."""
+"""Typed commands. Slash-command options and inline ``--flags`` both parse to these (see bot.core.grammar)."""
 
 from __future__ import annotations
 
@@ -134,6 +134,13 @@ class ScheduleRemove(_Cmd):
     schedule_id: str
 
 
+class Help(_Cmd):
+    """/help [command]: the summary of every command, or one command's usage and options."""
+
+    name: Literal["help"] = "help"
+    topic: str | None = None  # a command name: "draft", "schedule add"; None for the summary
+
+
 Command = (
     Draft
     | Vary
@@ -151,6 +158,7 @@ Command = (
     | ScheduleAdd
     | ScheduleList
     | ScheduleRemove
+    | Help
 )
 
 
@@ -171,7 +179,7 @@ class CommandError(BaseModel):
 
 ALL_COMMAND_TYPES: tuple[type[_Cmd], ...] = (
     Draft, Vary, Reroll, Select, Refine, Inpaint, Outpaint, Upscale, Faces, Status, Cost, Cancel,
-    SettingsCmd, ScheduleAdd, ScheduleList, ScheduleRemove,
+    SettingsCmd, ScheduleAdd, ScheduleList, ScheduleRemove, Help,
 )
 
 __all__ = ["ALL_COMMAND_TYPES", "Command", "CommandError", "Field", "PresetName"]

@@ -16,6 +16,7 @@ from bot.core.commands import (
     Cost,
     Draft,
     Faces,
+    Help,
     Inpaint,
     Outpaint,
     Refine,
@@ -58,12 +59,13 @@ HANDLERS: dict[type, tuple[frozenset[Stage], Handler]] = {
     Cost: (_ALL, admin.cost),
     Cancel: (_LIVE, admin.cancel),
     SettingsCmd: (_LIVE, admin.settings),
+    Help: (_ALL, admin.show_help),
 }
 
 # commands that only answer: the campaign is returned as it came
-READ_ONLY: frozenset[type] = frozenset({Status, Cost})
+READ_ONLY: frozenset[type] = frozenset({Status, Cost, Help})
 # commands that work before the first /draft
-BEFORE_FIRST_DRAFT: frozenset[type] = frozenset({Draft, Status, Cost, Cancel, SettingsCmd})
+BEFORE_FIRST_DRAFT: frozenset[type] = frozenset({Draft, Status, Cost, Cancel, SettingsCmd, Help})
 SCHEDULE_COMMANDS: frozenset[type] = frozenset({ScheduleAdd, ScheduleList, ScheduleRemove})
 
 SCHEDULE_TEXT = (

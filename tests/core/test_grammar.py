@@ -15,6 +15,7 @@ from bot.core.commands import (
     Cost,
     Draft,
     Faces,
+    Help,
     Inpaint,
     Outpaint,
     Refine,
@@ -53,9 +54,18 @@ COMMAND_EXAMPLES: list[tuple[str, Command]] = [
     (
         "/draft a red fox in snow --n 4 --ar 16:9 --no blurry, text --seed 42 --preset draft "
         "--lora inkstyle:0.8 --vote 30m --quorum 3 --top 2",
-        Draft(prompt="a red fox in snow", n=4, aspect=(16, 9), negative="blurry, text", seed=42,
-              preset="draft", loras=(LoraSpec(name="inkstyle", weight=0.8),), vote_seconds=1800,
-              quorum=3, top=2),
+        Draft(
+            prompt="a red fox in snow",
+            n=4,
+            aspect=(16, 9),
+            negative="blurry, text",
+            seed=42,
+            preset="draft",
+            loras=(LoraSpec(name="inkstyle", weight=0.8),),
+            vote_seconds=1800,
+            quorum=3,
+            top=2,
+        ),
     ),
     ("draft a fox", Draft(prompt="a fox")),
     ("/DRAFT   a   fox  ", Draft(prompt="a fox")),
@@ -63,11 +73,22 @@ COMMAND_EXAMPLES: list[tuple[str, Command]] = [
     ("/draft a fox --n 4 with a hat", Draft(prompt="a fox with a hat", n=4)),
     (
         "/draft a mug --model sdxl-turbo --steps 30 --cfg 7.5 --lora ink --lora grain:-0.5 --sref a.png "
-        "--sref b.png --sw 0.6 --cref hero.png --image mock.png --strength 0.4 --sketch s.png --control canny",
-        Draft(prompt="a mug", model="sdxl-turbo", steps=30, cfg=7.5,
-              loras=(LoraSpec(name="ink", weight=0.8), LoraSpec(name="grain", weight=-0.5)),
-              sref=("a.png", "b.png"), sw=0.6, cref="hero.png", image="mock.png", strength=0.4,
-              sketch="s.png", control="canny"),
+        "--sref b.png --sw 0.6 --cref hero.png --image mock.png --strength 0.4 --sketch s.png "
+        "--control canny",
+        Draft(
+            prompt="a mug",
+            model="sdxl-turbo",
+            steps=30,
+            cfg=7.5,
+            loras=(LoraSpec(name="ink", weight=0.8), LoraSpec(name="grain", weight=-0.5)),
+            sref=("a.png", "b.png"),
+            sw=0.6,
+            cref="hero.png",
+            image="mock.png",
+            strength=0.4,
+            sketch="s.png",
+            control="canny",
+        ),
     ),
     ("/vary 3", Vary(number=3, strength="subtle")),
     ("/vary #3 strong", Vary(number=3, strength="strong")),
@@ -76,7 +97,10 @@ COMMAND_EXAMPLES: list[tuple[str, Command]] = [
     ("/select #2,#5 2", Select(numbers=(2, 5))),
     ("/refine", Refine()),
     ("/refine 3 --ar 2:3 --preset final", Refine(number=3, aspect=(2, 3), preset="final")),
-    ("/inpaint 3 a red scarf --box 40,60,200,120", Inpaint(number=3, prompt="a red scarf", box=(40, 60, 200, 120))),
+    (
+        "/inpaint 3 a red scarf --box 40,60,200,120",
+        Inpaint(number=3, prompt="a red scarf", box=(40, 60, 200, 120)),
+    ),
     ("/inpaint 3 smiling --faces", Inpaint(number=3, prompt="smiling", faces=True)),
     ("/inpaint 3 a hat --mask m.png", Inpaint(number=3, prompt="a hat", mask="m.png")),
     ("/outpaint 3", Outpaint(number=3, zoom=1.5)),
@@ -92,8 +116,9 @@ COMMAND_EXAMPLES: list[tuple[str, Command]] = [
     ("/settings", SettingsCmd()),
     (
         "/settings budget 10m quorum 3 vote 1h30m top 2 n 6 ar 3:2 preset preview",
-        SettingsCmd(budget_seconds=600.0, quorum=3, vote_seconds=5400, top=2, n=6, aspect=(3, 2),
-                    preset="preview"),
+        SettingsCmd(
+            budget_seconds=600.0, quorum=3, vote_seconds=5400, top=2, n=6, aspect=(3, 2), preset="preview"
+        ),
     ),
     ("/settings --budget=90s --quorum 4", SettingsCmd(budget_seconds=90.0, quorum=4)),
     ("/settings budget none", SettingsCmd(clear_budget=True)),
@@ -105,6 +130,10 @@ COMMAND_EXAMPLES: list[tuple[str, Command]] = [
     ("/schedule add 30 8 * * 1-5 a fox", ScheduleAdd(cron="30 8 * * 1-5", draft=Draft(prompt="a fox"))),
     ("/schedule list", ScheduleList()),
     ("/schedule remove a1b2c3", ScheduleRemove(schedule_id="a1b2c3")),
+    ("/help", Help()),
+    ("/help draft", Help(topic="draft")),
+    ("/help schedule add", Help(topic="schedule add")),
+    ("/help schedule", Help(topic="schedule")),
 ]
 
 
@@ -181,7 +210,7 @@ def test_no_takes_words_up_to_the_next_flag_and_quotes_keep_flags_literal() -> N
     assert bad("/draft a fox --no text --n 2 --no x").flag == "--no"
     cmd = ok('/draft "--n is a band" --no="blurry text" grain --n 2')
     assert cmd == Draft(prompt="--n is a band", negative="blurry text grain", n=2)
-    assert ok("/draft a 12\" vinyl record").prompt == 'a 12" vinyl record'  # type: ignore[union-attr]
+    assert ok('/draft a 12" vinyl record').prompt == 'a 12" vinyl record'  # type: ignore[union-attr]
     assert ok("/draft “a  poster” of a fox").prompt == "a  poster of a fox"  # type: ignore[union-attr]
 
 
@@ -274,6 +303,11 @@ BAD_ARGS: list[tuple[str, str]] = [
     ("/schedule remove a/b", "schedule id"),
     ("/schedule", "add, list, remove"),
     ("/schedule pause x", "add, list, remove"),
+    ("/help drfat", "Did you mean /help draft?"),
+    ("/help schedule pause", "There is no command 'schedule pause'"),
+    ("/help 42", "a command name like draft or schedule add"),
+    ("/help draft now please", "a command name"),
+    ("/help --n 3", "takes no options"),
 ]
 
 
@@ -287,8 +321,22 @@ def test_bad_arguments_say_what_is_missing_or_wrong(line: str, expected: str) ->
 def test_unknown_command_lists_the_commands_and_suggests_one() -> None:
     err = bad("/drat a fox")
     assert "Did you mean /draft?" in err.message
-    for word in ("/draft", "/vary", "/reroll", "/select", "/refine", "/inpaint", "/outpaint", "/upscale",
-                 "/faces", "/status", "/cost", "/cancel", "/settings", "/schedule"):
+    for word in (
+        "/draft",
+        "/vary",
+        "/reroll",
+        "/select",
+        "/refine",
+        "/inpaint",
+        "/outpaint",
+        "/upscale",
+        "/faces",
+        "/status",
+        "/cost",
+        "/cancel",
+        "/settings",
+        "/schedule",
+    ):
         assert word in err.message
     assert "/draft" in bad("").message
     assert "/draft" in bad("   /   ").message
@@ -301,8 +349,19 @@ OPTION_PAIRS: list[tuple[str, dict[str, Any], str]] = [
     ("draft", {"prompt": "a fox --ar 16:9", "n": 4}, "/draft a fox --n 4 --ar 16:9"),
     (
         "draft",
-        {"prompt": "a fox", "no": "blurry, text", "seed": 42, "cfg": 7, "lora": "ink:0.5 grain",
-         "sref": "a.png b.png", "vote": "1h", "quorum": 3, "top": 2, "preset": "draft", "model": None},
+        {
+            "prompt": "a fox",
+            "no": "blurry, text",
+            "seed": 42,
+            "cfg": 7,
+            "lora": "ink:0.5 grain",
+            "sref": "a.png b.png",
+            "vote": "1h",
+            "quorum": 3,
+            "top": 2,
+            "preset": "draft",
+            "model": None,
+        },
         "/draft a fox --no blurry, text --seed 42 --cfg 7 --lora ink:0.5 --lora grain --sref a.png "
         "--sref b.png --vote 1h --quorum 3 --top 2 --preset draft",
     ),
@@ -314,15 +373,21 @@ OPTION_PAIRS: list[tuple[str, dict[str, Any], str]] = [
     ("refine", {"number": 3, "preset": "final"}, "/refine 3 --preset final"),
     ("refine", {}, "/refine"),
     ("inpaint", {"number": 3, "prompt": "a hat", "faces": True}, "/inpaint 3 a hat --faces"),
-    ("inpaint", {"number": 3, "prompt": "a hat", "box": "1,2,30,40", "faces": False},
-     "/inpaint 3 a hat --box 1,2,30,40"),
+    (
+        "inpaint",
+        {"number": 3, "prompt": "a hat", "box": "1,2,30,40", "faces": False},
+        "/inpaint 3 a hat --box 1,2,30,40",
+    ),
     ("outpaint", {"number": 2, "zoom": 2.0}, "/outpaint 2 --zoom 2"),
     ("outpaint", {"number": 2}, "/outpaint 2"),
     ("upscale", {"number": 3, "scale": 2, "faces": "true"}, "/upscale 3 2 --faces"),
     ("faces", {"number": 3}, "/faces 3"),
     ("settings", {"budget": "none", "quorum": 3, "vote": "30m"}, "/settings budget none quorum 3 vote 30m"),
-    ("schedule add", {"cron": "0 9 * * 1", "prompt": "a fox", "n": 4},
-     '/schedule add "0 9 * * 1" a fox --n 4'),
+    (
+        "schedule add",
+        {"cron": "0 9 * * 1", "prompt": "a fox", "n": 4},
+        '/schedule add "0 9 * * 1" a fox --n 4',
+    ),
     ("schedule_add", {"cron": "0 9 * * 1", "prompt": "a fox"}, '/schedule add "0 9 * * 1" a fox'),
     ("schedule", {"action": "remove", "id": "a1b2"}, "/schedule remove a1b2"),
     ("schedule", {"action": "list"}, "/schedule list"),
@@ -361,6 +426,7 @@ def test_bad_slash_options_get_the_same_kind_of_answer(
 
 # --------------------------------------------------------------------------------------------- printing
 
+
 def test_format_quotes_prompt_text_that_would_read_as_flags() -> None:
     cmd = Draft(prompt="--ar 16:9 is my band", negative='say "hi"', n=2)
     line = format_command(cmd)
@@ -371,21 +437,97 @@ def test_format_quotes_prompt_text_that_would_read_as_flags() -> None:
     assert format_command(Draft(prompt="a fox", vote_seconds=5400)) == "/draft a fox --vote 1h30m"
 
 
+TRICKY_TEXTS = [
+    '"a" b',
+    "end\\",
+    '\\"',
+    "“hi” there",
+    "he said “hi”",
+    "--n 3",
+    "a —ar 2:1",
+    "a\nb",
+    "a  b",
+    '"',
+    '"x',
+    'x"',
+    '--no="a b"',
+    "#3 #4",
+    "n=4",
+    'x \\" y',
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXTS)
+def test_any_text_survives_printing_as_prompt_negative_or_reference(text: str) -> None:
+    cmd = Draft(prompt=text, negative=text, model=text, sref=(text, "b.png"))
+    assert parse(format_command(cmd)) == cmd
+    inpaint = Inpaint(number=2, prompt=text, mask=text)
+    assert parse(format_command(inpaint)) == inpaint
+
+
 def test_durations() -> None:
     assert [parse_duration(t) for t in ("30s", "30m", "2h", "1d", "1h30m", "45", "1H", "")] == [
-        30, 1800, 7200, 86400, 5400, 2700, 3600, None]
+        30,
+        1800,
+        7200,
+        86400,
+        5400,
+        2700,
+        3600,
+        None,
+    ]
     assert parse_duration("1.5h") is None and parse_duration("m") is None and parse_duration("-5") is None
-    assert [format_duration(s) for s in (30, 90, 3600, 5400, 90061)] == ["30s", "1m30s", "1h", "1h30m",
-                                                                         "1d1h1m1s"]
+    assert [format_duration(s) for s in (30, 90, 3600, 5400, 90061)] == [
+        "30s",
+        "1m30s",
+        "1h",
+        "1h30m",
+        "1d1h1m1s",
+    ]
 
 
 # --------------------------------------------------------------------------------------------- properties
 
+# the characters that quoting and flags depend on, often, among any others
+_TRICKY = st.one_of(st.sampled_from(list('"“”\\ -—–=\n\tna#')), st.characters())
+
+
 def _junk() -> st.SearchStrategy[str]:
     return st.one_of(
-        st.sampled_from(["", "--", "-", "x:y", "16:9", "1:5", "#3", "0", "-1", "1e9", "nan", "none", '"',
-                         "“q”", '"a b"', "1,2,3,4", "30m", "1h30m", "ink:0.5", "—n", "--n=2", "\\", "strong",
-                         "2x", "0 9 * * 1", '"0 9 * * 1"', "left", "faces", "mask", "box"]),
+        st.sampled_from(
+            [
+                "",
+                "--",
+                "-",
+                "x:y",
+                "16:9",
+                "1:5",
+                "#3",
+                "0",
+                "-1",
+                "1e9",
+                "nan",
+                "none",
+                '"',
+                "“q”",
+                '"a b"',
+                "1,2,3,4",
+                "30m",
+                "1h30m",
+                "ink:0.5",
+                "—n",
+                "--n=2",
+                "\\",
+                "strong",
+                "2x",
+                "0 9 * * 1",
+                '"0 9 * * 1"',
+                "left",
+                "faces",
+                "mask",
+                "box",
+            ]
+        ),
         st.text(max_size=12),
         st.integers(-5, 200).map(str),
         st.floats(-3, 40, allow_nan=False).map(lambda f: f"{f:.2f}"),
@@ -401,7 +543,8 @@ def plausible_lines(draw: st.DrawFn) -> str:
     for a in spec.args:
         parts.append(ARGS[a.key].example if draw(mostly_valid) else draw(_junk()))
     for _ in range(draw(st.integers(0, 4 if spec.flags else 1))):
-        keys = spec.flags if spec.flags and draw(mostly_valid) else tuple(sorted(FLAGS))
+        own = bool(spec.flags) and draw(mostly_valid)
+        keys: tuple[str, ...] = spec.flags if own else tuple(sorted(FLAGS))
         key = draw(st.sampled_from(keys))
         value = FLAGS[key].example if draw(mostly_valid) else draw(_junk())
         form = "{w} {v}" if draw(mostly_valid) else draw(st.sampled_from(["--{k}={v}", "{k} {v}", "--{k}"]))
@@ -421,7 +564,7 @@ def _check_any_answer(line: str) -> None:
 
 
 @MODEST
-@given(st.text())
+@given(st.text() | st.text(_TRICKY))
 def test_any_text_gets_a_command_or_an_answer(text: str) -> None:
     _check_any_answer(text)
     _check_any_answer("/draft " + text)
@@ -435,11 +578,16 @@ def test_plausible_lines_get_a_command_or_an_answer_and_round_trip(line: str) ->
 
 _WORD = st.from_regex(r"[a-z0-9,.!?']{1,10}", fullmatch=True)
 _PLAIN_TEXT = st.lists(_WORD, min_size=1, max_size=8).map(" ".join)
-_ANY_TEXT = st.text(min_size=1, max_size=120).map(str.strip).filter(bool)
+_ANY_TEXT = st.text(_TRICKY, min_size=1, max_size=120).map(str.strip).filter(bool)
 _REF = st.from_regex(r"[A-Za-z0-9_./:-]{1,40}", fullmatch=True)
-_LORA = st.builds(LoraSpec, name=st.from_regex(r"[A-Za-z0-9_./-]{1,20}", fullmatch=True),
-                  weight=st.floats(-2, 2, allow_nan=False))
-_ASPECT = st.tuples(st.integers(1, 21), st.integers(1, 21)).filter(lambda a: a[0] <= 4 * a[1] and a[1] <= 4 * a[0])
+_LORA = st.builds(
+    LoraSpec,
+    name=st.from_regex(r"[A-Za-z0-9_./-]{1,20}", fullmatch=True),
+    weight=st.floats(-2, 2, allow_nan=False),
+)
+_ASPECT = st.tuples(st.integers(1, 21), st.integers(1, 21)).filter(
+    lambda a: a[0] <= 4 * a[1] and a[1] <= 4 * a[0]
+)
 
 
 def drafts(text: st.SearchStrategy[str], ref: st.SearchStrategy[str]) -> st.SearchStrategy[Draft]:
@@ -478,12 +626,25 @@ def test_any_valid_draft_round_trips_through_its_command_line(cmd: Draft) -> Non
 
 def _options_of(cmd: Draft) -> dict[str, Any]:
     return {
-        "prompt": cmd.prompt, "n": cmd.n, "ar": None if cmd.aspect is None else f"{cmd.aspect[0]}:{cmd.aspect[1]}",
-        "no": cmd.negative, "seed": cmd.seed, "preset": cmd.preset, "model": cmd.model, "steps": cmd.steps,
-        "cfg": cmd.cfg, "lora": " ".join(f"{lo.name}:{lo.weight!r}" for lo in cmd.loras) or None,
-        "sref": " ".join(cmd.sref) or None, "sw": cmd.sw, "cref": cmd.cref, "image": cmd.image,
-        "strength": cmd.strength, "sketch": cmd.sketch, "control": cmd.control,
-        "vote": None if cmd.vote_seconds is None else f"{cmd.vote_seconds}s", "quorum": cmd.quorum,
+        "prompt": cmd.prompt,
+        "n": cmd.n,
+        "ar": None if cmd.aspect is None else f"{cmd.aspect[0]}:{cmd.aspect[1]}",
+        "no": cmd.negative,
+        "seed": cmd.seed,
+        "preset": cmd.preset,
+        "model": cmd.model,
+        "steps": cmd.steps,
+        "cfg": cmd.cfg,
+        "lora": " ".join(f"{lo.name}:{lo.weight!r}" for lo in cmd.loras) or None,
+        "sref": " ".join(cmd.sref) or None,
+        "sw": cmd.sw,
+        "cref": cmd.cref,
+        "image": cmd.image,
+        "strength": cmd.strength,
+        "sketch": cmd.sketch,
+        "control": cmd.control,
+        "vote": None if cmd.vote_seconds is None else f"{cmd.vote_seconds}s",
+        "quorum": cmd.quorum,
         "top": cmd.top,
     }
 
@@ -495,12 +656,34 @@ def test_slash_options_and_the_printed_line_agree_for_any_draft(cmd: Draft) -> N
 
 
 @MODEST
-@given(st.sampled_from(COMMANDS), st.dictionaries(
-    st.sampled_from(["prompt", "number", "numbers", "n", "ar", "no", "faces", "box", "cron", "id", "zoom",
-                     "pan", "budget", "scale", "strength", "action", "x"]),
-    st.one_of(st.none(), st.booleans(), st.integers(-3, 20), st.floats(allow_nan=True), _junk()),
-    max_size=5,
-))
+@given(
+    st.sampled_from(COMMANDS),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "prompt",
+                "number",
+                "numbers",
+                "n",
+                "ar",
+                "no",
+                "faces",
+                "box",
+                "cron",
+                "id",
+                "zoom",
+                "pan",
+                "budget",
+                "scale",
+                "strength",
+                "action",
+                "x",
+            ]
+        ),
+        st.one_of(st.none(), st.booleans(), st.integers(-3, 20), st.floats(allow_nan=True), _junk()),
+        max_size=5,
+    ),
+)
 def test_any_slash_options_get_a_command_or_an_answer(spec: Any, options: dict[str, Any]) -> None:
     got = parse_options(" ".join(spec.words), options)
     if not isinstance(got, CommandError):
@@ -515,3 +698,71 @@ def test_help_names_every_flag_with_an_example() -> None:
         assert f"--{key}" in text
         if p.example:
             assert f"--{key} {p.example}" in text
+
+
+# --------------------------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize(
+    ("line", "topic"),
+    [
+        ("help", None),
+        ("/help   ", None),
+        ("/help /Draft", "draft"),
+        ("/HELP Vary", "vary"),
+        ("/help schedule_add", "schedule add"),
+        ('/help "schedule   list"', "schedule list"),
+        ("/help help", "help"),
+    ],
+)
+def test_help_takes_a_command_name_in_any_usual_form(line: str, topic: str | None) -> None:
+    assert parse(line) == Help(topic=topic)
+    assert parse(format_command(Help(topic=topic))) == Help(topic=topic)
+
+
+def test_help_prints_its_canonical_line() -> None:
+    assert format_command(Help()) == "/help"
+    assert format_command(Help(topic="schedule add")) == "/help schedule add"
+
+
+def test_help_slash_options_give_the_same_command_as_the_inline_form() -> None:
+    assert parse_options("help", {}) == Help()
+    assert parse_options("/help", {"topic": None}) == Help()
+    assert parse_options("help", {"topic": "draft"}) == parse("/help draft") == Help(topic="draft")
+    assert parse_options("help", {"topic": "schedule add"}) == Help(topic="schedule add")
+    err = parse_options("help", {"topic": "nope"})
+    assert isinstance(err, CommandError) and "/draft" in err.message
+
+
+def test_help_for_one_command_gives_its_usage_and_every_option() -> None:
+    for spec in COMMANDS:
+        text = help_text(" ".join(spec.words))
+        assert text.startswith(spec.usage()), spec.title
+        assert spec.example in text
+        assert not isinstance(parse(spec.example), CommandError)
+        for a in spec.args:
+            assert ARGS[a.key].label in text
+        for key in spec.flags:
+            p = FLAGS[key]
+            assert f"{spec.flag_word(key)} {p.example}".rstrip() in text, (spec.title, key)
+        others = [c for c in COMMANDS if c.words[0] != spec.words[0]]
+        assert not any(c.example in text for c in others if c.example != spec.example)
+
+
+def test_help_for_a_first_word_covers_each_of_its_commands() -> None:
+    text = help_text("schedule")
+    for sub in ("add", "list", "remove"):
+        assert f"/schedule {sub}" in text
+    assert help_text("/Schedule_List") == help_text("schedule list")
+    assert "budget 10m" in help_text("settings") and "--budget" not in help_text("settings")
+
+
+def test_help_without_a_topic_is_the_summary_and_names_help() -> None:
+    assert help_text() == help_text(None)
+    assert "/help" in help_text() and "/help draft" in help_text()
+
+
+def test_help_for_an_unknown_topic_still_answers_with_the_commands() -> None:
+    for topic in ("nope", "", "x" * 500, "--n"):
+        text = help_text(topic)
+        assert "There is no command" in text and "/draft" in text and "/help" in text

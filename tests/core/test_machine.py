@@ -10,6 +10,7 @@ import pytest
 from bot.core import commands as cmds
 from bot.core.effects import CancelJobs, CloseVoting, Effect, Enqueue, OpenVoting, Post, Reply
 from bot.core.events import CloseRound, CommandEvent, ResultEvent
+from bot.core.grammar import help_text
 from bot.core.machine import apply, new_campaign
 from bot.core.messages import NUMBER_EMOJI, MessageKind, action_id
 from bot.core.model import Campaign, Candidate, Stage, ThreadRef, User
@@ -172,11 +173,12 @@ def make_command(kind: type, c: Campaign) -> cmds.Command:
         cmds.ScheduleAdd: lambda: cmds.ScheduleAdd(cron="0 9 * * 1", draft=cmds.Draft(prompt="weekly")),
         cmds.ScheduleList: cmds.ScheduleList,
         cmds.ScheduleRemove: lambda: cmds.ScheduleRemove(schedule_id="s1"),
+        cmds.Help: lambda: cmds.Help(topic="draft"),
     }
     return table[kind]()
 
 
-ANYTIME: set[type] = {cmds.Status, cmds.Cost}
+ANYTIME: set[type] = {cmds.Status, cmds.Cost, cmds.Help}
 ADMIN: set[type] = {cmds.Cancel, cmds.SettingsCmd} | ANYTIME
 RESTING: set[type] = {cmds.Draft, cmds.Vary, cmds.Refine, cmds.Upscale, cmds.Faces} | ADMIN
 ALLOWED: dict[str, set[type]] = {
@@ -208,6 +210,7 @@ OUTCOME: dict[type, tuple[Stage | None, list[JobKind]]] = {
     cmds.Cost: (None, []),
     cmds.Cancel: (Stage.CANCELLED, []),
     cmds.SettingsCmd: (None, []),
+    cmds.Help: (None, []),
 }
 PAIRS = [(stage, kind) for stage in BUILDERS for kind in cmds.ALL_COMMAND_TYPES]
 _BUILT: dict[str, Campaign] = {}
@@ -248,6 +251,18 @@ def test_every_command_in_every_stage(stage: str, kind: type) -> None:
         assert new is c and replies and replies[0].text
     if kind is cmds.SettingsCmd:
         assert new.settings.n == 6 and "n 6" in replies[0].text
+    if kind is cmds.Help:
+        assert effects == [Reply(text=help_text("draft"))]
+
+
+@pytest.mark.parametrize("stage", list(BUILDERS))
+@pytest.mark.parametrize("topic", [None, "select", "schedule"])
+def test_help_answers_in_every_stage_and_changes_nothing(stage: str, topic: str | None) -> None:
+    c = built(stage)
+    for user in (OWNER, MEMBER):
+        new, effects = run(c, cmds.Help(topic=topic), user=user, now=T0 + 100)
+        assert new is c
+        assert effects == [Reply(text=help_text(topic), error=False)]
 
 
 # --- drafting -------------------------------------------------------------------------------

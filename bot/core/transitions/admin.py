@@ -1,10 +1,11 @@
-"""Commands about the campaign itself: status, cost, cancel, settings."""
+"""Commands about the campaign itself: status, cost, cancel, settings; and help."""
 
 from __future__ import annotations
 
 from bot.core import ledger, render
-from bot.core.commands import Cancel, Cost, SettingsCmd, Status
+from bot.core.commands import Cancel, Cost, Help, SettingsCmd, Status
 from bot.core.effects import CancelJobs, Effect, Post, Reply, UpdateStatus
+from bot.core.grammar import help_text
 from bot.core.model import Campaign, Stage, User
 from bot.core.transitions.base import Refused, close_open_round, require_authority
 
@@ -15,6 +16,10 @@ def status(c: Campaign, cmd: Status, user: User, now: float) -> list[Effect]:
 
 def cost(c: Campaign, cmd: Cost, user: User, now: float) -> list[Effect]:
     return [Reply(text=ledger.cost_text(c))]
+
+
+def show_help(c: Campaign, cmd: Help, user: User, now: float) -> list[Effect]:
+    return [Reply(text=help_text(cmd.topic))]
 
 
 def cancel(c: Campaign, cmd: Cancel, user: User, now: float) -> list[Effect]:
