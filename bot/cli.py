@@ -1,4 +1,4 @@
-"""The `draftloop` command. Heavy parts (torch, the adapters) are imported only by the subcommand that needs them."""
+"""The `draftloop` command. Torch and the adapters are imported only by the subcommands that need them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from bot.config import ConfigError, load_config, settings_help
 
 SUBCOMMANDS = {
-    "up": "everything on one machine: Redis (embedded unless REDIS_URL), engine worker(s), bot, web playground",
+    "up": "all on one machine: Redis (embedded unless REDIS_URL), engine worker(s), bot, web playground",
     "bot": "the bot alone (adapters + service), for hosts without a GPU; workers run elsewhere",
     "worker": "one engine worker: consumes the job streams, runs the image stages on this machine's device",
     "demo": "run one scripted campaign through the real stack and write every stage's images to --out",

@@ -111,7 +111,9 @@ def load_config(environ: dict[str, str] | None = None, toml_path: Path | None = 
 
 
 def settings_help() -> str:
-    lines = ["configuration: environment variables, or `name = value` in the TOML file DRAFTLOOP_CONFIG names"]
+    lines = [
+        "configuration: environment variables, or `name = value` in the TOML file DRAFTLOOP_CONFIG names"
+    ]
     for f in fields(Config):
         default = f.default if f.default is not None else "unset"
         name = f"{f.metadata['env']} / {f.name}"

@@ -73,8 +73,9 @@ class Progress:
             sys.stderr.write("\n")
 
 
-async def _wait_stage(service: CampaignService, campaign_id: str, stages: set[Stage], bar: Progress,
-                      status: dict[str, str]) -> Campaign:
+async def _wait_stage(
+    service: CampaignService, campaign_id: str, stages: set[Stage], bar: Progress, status: dict[str, str]
+) -> Campaign:
     deadline = time.monotonic() + STAGE_TIMEOUT
     while time.monotonic() < deadline:
         campaign = await service.campaign(campaign_id)
@@ -98,15 +99,21 @@ async def _say(service: CampaignService, thread: ThreadRef | None, user: User, t
         raise DemoFailed(f"{text!r} was refused: {' '.join(errors)}")
 
 
-async def run_demo(service: CampaignService, presenter: DemoPresenter) -> tuple[Campaign, dict[str, list[int]]]:
+async def run_demo(
+    service: CampaignService, presenter: DemoPresenter
+) -> tuple[Campaign, dict[str, list[int]]]:
     steps = ["draft", "vote", "refine", "inpaint", "outpaint", "upscale"]
     bar = Progress(steps)
     made: dict[str, list[int]] = {}
     ana, ben, chloe = TEAM
 
-    await _say(service, None, ana,
-               "/draft a lighthouse on a cliff at dusk, watercolor --n 8 --ar 3:2 --no text, watermark "
-               "--vote 1h --quorum 3 --seed 1234")
+    await _say(
+        service,
+        None,
+        ana,
+        "/draft a lighthouse on a cliff at dusk, watercolor --n 8 --ar 3:2 --no text, watermark "
+        "--vote 1h --quorum 3 --seed 1234",
+    )
     found = await service.campaigns_in_channel(PLATFORM, CHANNEL)
     if not found:
         raise DemoFailed("the draft did not open a campaign")
@@ -116,8 +123,11 @@ async def run_demo(service: CampaignService, presenter: DemoPresenter) -> tuple[
     made["draft"] = _newest(campaign, 1)
     bar.advance()
 
-    grid_id, grid = next((mid, m) for mid, m in reversed(presenter.posts)
-                         if m.kind == MessageKind.GRID and m.round_no is not None)
+    grid_id, grid = next(
+        (mid, m)
+        for mid, m in reversed(presenter.posts)
+        if m.kind == MessageKind.GRID and m.round_no is not None
+    )
     favourite, runner_up = grid.images[2].number, grid.images[5].number
     for user, number in ((ana, favourite), (ben, favourite), (chloe, runner_up)):
         emoji = NUMBER_EMOJI[[img.number for img in grid.images].index(number)]
@@ -152,8 +162,13 @@ async def run_demo(service: CampaignService, presenter: DemoPresenter) -> tuple[
     return campaign, made
 
 
-def write_outputs(out: Path, service: CampaignService, campaign: Campaign, made: dict[str, list[int]],
-                  tallies: dict[int, list[tuple[str, float]]]) -> None:
+def write_outputs(
+    out: Path,
+    service: CampaignService,
+    campaign: Campaign,
+    made: dict[str, list[int]],
+    tallies: dict[int, list[tuple[str, float]]],
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for stage, numbers in made.items():
@@ -168,8 +183,10 @@ def write_outputs(out: Path, service: CampaignService, campaign: Campaign, made:
             caption = f"#{n} · seed {c.seed} · {c.preset} · {c.width}×{c.height}"
             if c.parent:
                 caption += f" · from #{c.parent}"
-            cells.append(f'<figure><img src="{name}" alt="#{n}"><figcaption>{html.escape(caption)}'
-                         "</figcaption></figure>")
+            cells.append(
+                f'<figure><img src="{name}" alt="#{n}"><figcaption>{html.escape(caption)}'
+                "</figcaption></figure>"
+            )
         rows.append(f"<h2>{stage}</h2><div class=row>{''.join(cells)}</div>")
     votes = {str(n): [u for u, _ in voters] for n, voters in tallies.items()}
     doc = {

@@ -17,8 +17,12 @@ from tests.stack.upstack import UpProcess, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser-campaign"
 STAGE_MS = 240_000  # the longest one stage may take on a slow CPU

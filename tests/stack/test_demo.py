@@ -16,11 +16,16 @@ pytestmark = pytest.mark.slow
 
 def test_demo_writes_every_stage(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DRAFTLOOP_MODEL", "DRAFTLOOP_DATA_DIR")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DRAFTLOOP_MODEL", "DRAFTLOOP_DATA_DIR")
+    }
     env["HF_HUB_OFFLINE"] = "1"
     done = subprocess.run(
         [sys.executable, "-m", "bot.cli", "demo", "--out", str(out)],
-        env=env, capture_output=True, text=True, timeout=1500,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     doc = json.loads((out / "campaign.json").read_text())

@@ -25,7 +25,9 @@ def test_up_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     try:
         up.wait_ready()
         assert up.get("/api/health")["ok"] is True
-        sent = up.post("/api/send", {"user": "ana", "channel_id": "general", "text": "/draft a red fox --n 2"})
+        sent = up.post(
+            "/api/send", {"user": "ana", "channel_id": "general", "text": "/draft a red fox --n 2"}
+        )
         thread_id = sent["opened_thread"]
         assert thread_id, sent
         # the worker really makes the drafts: the thread reaches voting with a grid of two images

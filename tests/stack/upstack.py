@@ -44,12 +44,14 @@ class UpProcess:
         self.data_dir = data_dir
         self.port = port
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DRAFTLOOP_MODEL")}
-        env.update({
-            "DRAFTLOOP_DATA_DIR": str(data_dir),
-            "DRAFTLOOP_WEB_PORT": str(port),
-            "HF_HUB_OFFLINE": "1",
-            "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "DRAFTLOOP_DATA_DIR": str(data_dir),
+                "DRAFTLOOP_WEB_PORT": str(port),
+                "HF_HUB_OFFLINE": "1",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         env.update(extra_env or {})
         self.log_path = data_dir.parent / f"up-{port}.log"
         self._log = self.log_path.open("wb")
@@ -92,7 +94,9 @@ class UpProcess:
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         req = urllib.request.Request(
-            self.url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "X-Draftloop-Client": "tests"},
         )
         with urllib.request.urlopen(req, timeout=60) as resp:
             return json.loads(resp.read())
