@@ -101,7 +101,8 @@ def load_config(environ: dict[str, str] | None = None, toml_path: Path | None = 
         try:
             values[f.name] = _convert(raw, str(f.type))
         except ValueError as exc:
-            raise ConfigError(f"{env_name} must be a {str(f.type).split(' ')[0]}, got {raw!r}") from exc
+            kind = "a whole number" if str(f.type).startswith("int") else "a number"
+            raise ConfigError(f"{env_name} must be {kind}, got {raw!r}") from exc
     config = Config(**values)
     if config.web_host not in ("127.0.0.1", "localhost", "::1") and not config.web_token:
         raise ConfigError(

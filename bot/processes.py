@@ -15,17 +15,21 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Run in the child before exec: SIGTERM it when the thread that forked it exits (Linux only).
+
+    PR_SET_PDEATHSIG fires when the forking *thread* exits, so spawn from a long-lived thread.
+    """
     if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def spawn(argv: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         list(argv),
         env=dict(env) if env is not None else None,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
         start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
     )
 

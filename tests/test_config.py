@@ -1,0 +1,76 @@
+"""Configuration: environment over TOML over defaults, clear errors, secrets never shown."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, ConfigError, load_config
+
+
+def test_defaults_need_no_configuration() -> None:
+    config = load_config({})
+    assert config.web_host == "127.0.0.1" and config.web_port == 8765
+    assert config.redis_url is None and config.tiny
+    assert config.retention_days == 30
+
+
+def test_environment_wins_over_the_toml_file(tmp_path: Path) -> None:
+    toml = tmp_path / "draftloop.toml"
+    toml.write_text('web_port = 9001\nmax_batch = 4\nmodel = "/models/sdxl"\n')
+    config = load_config({"DRAFTLOOP_CONFIG": str(toml), "DRAFTLOOP_WEB_PORT": "9100"})
+    assert config.web_port == 9100
+    assert config.max_batch == 4
+    assert config.model == "/models/sdxl" and not config.tiny
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"DRAFTLOOP_WEB_PORT": "eighty"}, "DRAFTLOOP_WEB_PORT must be a whole number, got 'eighty'"),
+        ({"DRAFTLOOP_WEB_HOST": "0.0.0.0"}, "set DRAFTLOOP_WEB_TOKEN too"),
+        ({"DRAFTLOOP_CONFIG": "/nonexistent/draftloop.toml"}, "cannot read config file"),
+    ],
+)
+def test_bad_settings_get_a_specific_answer(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle.replace("(", r"\(")):
+        load_config(env)
+
+
+def test_unknown_toml_settings_are_named(tmp_path: Path) -> None:
+    toml = tmp_path / "draftloop.toml"
+    toml.write_text("web_prot = 1\n")
+    with pytest.raises(ConfigError, match="unknown settings .*web_prot"):
+        load_config({"DRAFTLOOP_CONFIG": str(toml)})
+
+
+def test_secrets_are_redacted() -> None:
+    config = load_config(
+        {
+            "DRAFTLOOP_WEB_HOST": "0.0.0.0",
+            "DRAFTLOOP_WEB_TOKEN": "s3cret-token",
+            "REDIS_URL": "redis://:hunter2@db.internal:6379/0",
+        }
+    )
+    shown = repr(config.redacted())
+    assert "s3cret-token" not in shown and "hunter2" not in shown
+    assert "db.internal:6379/0" in shown
+
+
+def test_up_help_documents_every_setting() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "up", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for f in fields(Config):
+        assert f.metadata["env"] in out, f.name
+    assert "DRAFTLOOP_CONFIG" in out
+
+
+def test_help_lists_the_subcommands() -> None:
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "--help"], capture_output=True, text=True).stdout
+    for name in ("up", "bot", "worker", "demo", "bench", "models"):
+        assert f"    {name} " in out
