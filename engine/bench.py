@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch", type=int, default=32, help="images per engine call")
     p.add_argument("--steps", type=int, default=None, help="override the preset's steps")
     p.add_argument(
-        "--repeats", type=int, default=None, help="timed runs per path (median); default 1 CPU, 3 GPU"
+        "--repeats", type=int, default=None, help="timed runs per path (median); default 3 CPU, 5 GPU"
     )
     p.add_argument(
         "--models", default=None, help="folder of the tiny models, built if missing (default: temp)"
@@ -407,7 +407,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dl-bench-") as tmp:
         s = setup(args, Path(tmp))
         if args.repeats is None:
-            args.repeats = 3 if s.device.startswith("cuda") else 1
+            args.repeats = 5 if s.device.startswith("cuda") else 3
         skip = {x.strip() for x in args.skip.split(",") if x.strip()}
         rows, outputs = bench_drafts(s, args)
         made = [img.png for out in outputs for img in out.images]
