@@ -32,7 +32,8 @@ def models_main(argv: list[str]) -> int:
     from engine.tiny import MARKER
 
     tiny_state = "ready" if (root / MARKER).exists() else "not built (run: draftloop models tiny)"
-    print(f"tiny-sd      family tiny-sd   {root}  [{tiny_state}]")
+    for name in ("tiny-sd", "tiny-sdxl"):
+        print(f"{name:<12} family {name:<9} {root}  [{tiny_state}]")
     for name, spec in sorted(KNOWN_MODELS.items()):
         print(f"{name:<12} family {spec.family:<9} {spec.source}")
     print(f"families: {', '.join(FAMILIES)}; any local diffusers folder or cached hub id also works")

@@ -40,6 +40,22 @@ FAMILIES: dict[str, Family] = {
             "final": {"long_side": 64, "steps": 4, "guidance": 5.0, "scheduler": "dpm++", "tiny_vae": False},
         },
     },
+    "tiny-sdxl": {
+        "multiple": 8,
+        "min_side": 16,
+        "max_side": 256,
+        "presets": {
+            "draft": {"long_side": 48, "steps": 2, "guidance": 5.0, "scheduler": "euler", "tiny_vae": True},
+            "preview": {
+                "long_side": 64,
+                "steps": 3,
+                "guidance": 5.0,
+                "scheduler": "euler",
+                "tiny_vae": False,
+            },
+            "final": {"long_side": 64, "steps": 4, "guidance": 5.0, "scheduler": "dpm++", "tiny_vae": False},
+        },
+    },
     "sd15": {
         "multiple": 64,
         "min_side": 256,

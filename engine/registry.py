@@ -15,8 +15,11 @@ from engine.api import LoraSpec
 from engine.runner import BadInput
 from engine.tiny import (
     DETECTOR,
+    ESRGAN_NET,
     IP_ADAPTER_SUBFOLDER,
     IP_ADAPTER_WEIGHT,
+    SDXL_IP_ADAPTER_SUBFOLDER,
+    SDXL_IP_ADAPTER_WEIGHT,
     TinyPaths,
 )
 
@@ -42,7 +45,7 @@ class ModelSpec:
 @dataclass(frozen=True)
 class PostSpec:
     esrgan: Path
-    esrgan_arch: Mapping[str, Any]
+    esrgan_arch: Mapping[str, Any]  # constructor kwargs of esrgan_net
     gfpgan: Path
     gfpgan_arch: Mapping[str, Any]
     facexlib_root: Path
@@ -50,6 +53,7 @@ class PostSpec:
     det_threshold: float = 0.97
     use_parse: bool = True  # facexlib's ParseNet mask when pasting faces back
     tile: int = 256
+    esrgan_net: str = "RRDBNet"  # a basicsr ARCH_REGISTRY name: "RRDBNet" (x4plus) or "SRVGGNetCompact"
 
 
 _SD15_IP = IPAdapterSpec("h94/IP-Adapter", "models", "ip-adapter_sd15.safetensors")
@@ -111,16 +115,27 @@ def default_post_spec() -> PostSpec:
     )
 
 
-def tiny_specs(paths: TinyPaths) -> tuple[ModelSpec, PostSpec, dict[str, Path]]:
-    model = ModelSpec(
-        str(paths.sd),
-        "tiny-sd",
-        str(paths.taesd),
-        IPAdapterSpec(str(paths.ip_adapter), IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT),
-        {"canny": str(paths.controlnet), "lineart": str(paths.controlnet)},
-    )
+def tiny_specs(paths: TinyPaths) -> tuple[dict[str, ModelSpec], PostSpec, dict[str, Path]]:
+    """The tiny models by name ("tiny-sd", "tiny-sdxl"), their post-processing spec, and their LoRAs."""
+    models = {
+        "tiny-sd": ModelSpec(
+            str(paths.sd),
+            "tiny-sd",
+            str(paths.taesd),
+            IPAdapterSpec(str(paths.ip_adapter), IP_ADAPTER_SUBFOLDER, IP_ADAPTER_WEIGHT),
+            {"canny": str(paths.controlnet), "lineart": str(paths.controlnet)},
+        ),
+        "tiny-sdxl": ModelSpec(
+            str(paths.sdxl),
+            "tiny-sdxl",
+            str(paths.taesdxl),
+            IPAdapterSpec(str(paths.sdxl_ip_adapter), SDXL_IP_ADAPTER_SUBFOLDER, SDXL_IP_ADAPTER_WEIGHT),
+            {"canny": str(paths.sdxl_controlnet), "lineart": str(paths.sdxl_controlnet)},
+        ),
+    }
     post = PostSpec(
         esrgan=paths.esrgan,
+        esrgan_net=ESRGAN_NET,
         esrgan_arch=json.loads(paths.esrgan_arch.read_text()),
         gfpgan=paths.gfpgan,
         gfpgan_arch=json.loads(paths.gfpgan_arch.read_text()),
@@ -130,7 +145,7 @@ def tiny_specs(paths: TinyPaths) -> tuple[ModelSpec, PostSpec, dict[str, Path]]:
         use_parse=False,
         tile=32,
     )
-    return model, post, {"tiny-style": paths.lora}
+    return models, post, {"tiny-style": paths.lora}
 
 
 def _guess_family(hub_id: str) -> str:
@@ -191,8 +206,8 @@ class ModelRegistry:
 
     @classmethod
     def with_tiny(cls, paths: TinyPaths, **kwargs: Any) -> ModelRegistry:
-        model, post, loras = tiny_specs(paths)
-        return cls({"tiny-sd": model}, loras=loras, post=post, **kwargs)
+        models, post, loras = tiny_specs(paths)
+        return cls(models, loras=loras, post=post, **kwargs)
 
     # --- names ---------------------------------------------------------------------------------
 

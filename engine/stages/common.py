@@ -26,6 +26,9 @@ class Prepared:
     height: int
     inputs: dict[str, Any] = field(default_factory=dict)  # image / mask_image / control image...
     out_size: tuple[int, int] | None = None  # resize each result to this (width, height)
+    # (background, soft mask) at the output size: each result is pasted over the background through
+    # the mask (white = generated), so pixels outside the mask stay those of the background
+    keep: tuple[Image.Image, Image.Image] | None = None
 
     @property
     def seeds(self) -> list[int]:
@@ -120,6 +123,9 @@ def run_batch(
             continue
         if item.out_size is not None:
             images = [img.resize(item.out_size, Image.Resampling.LANCZOS) for img in images]
+        if item.keep is not None:
+            background, mask = item.keep
+            images = [Image.composite(img, background, mask) for img in images]
         outputs.append(image_output(item.job, images, seeds, units))
     return outputs
 

@@ -1,6 +1,8 @@
 """Inpaint (mask image, box or faces) and outpaint (zoom out, pan): both run the inpainting pipeline.
 
-An uploaded mask whose size differs from the source is resized to the source (white = repaint).
+An uploaded mask whose size differs from the source is resized to the source (white = repaint). The
+result is composited over the source (or the outpaint canvas) through a slightly feathered mask, so only
+the masked area changes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from engine.stages.common import Prepared, load_image, load_rgb
 
 MAX_ZOOM = 4.0
 PAN_EXTEND = 0.5
+FEATHER_FRACTION = 1 / 256  # Gaussian blur radius of the composite mask, as a fraction of the long side
 FaceFinder = Callable[[Image.Image], list[tuple[int, int, int, int]]]
 
 
@@ -64,6 +67,12 @@ def build_mask(job: Job, source: Image.Image, ctx: RunContext, find_faces: FaceF
     return mask
 
 
+def feather(mask: Image.Image) -> Image.Image:
+    """The mask with softened edges (a blur of at least 1 px, growing with the image size)."""
+    radius = max(1.0, max(mask.size) * FEATHER_FRACTION)
+    return mask.filter(ImageFilter.GaussianBlur(radius))
+
+
 def prepare_inpaint(job: Job, family: str, ctx: RunContext, find_faces: FaceFinder) -> Prepared:
     if not job.init_image:
         raise BadInput("Inpainting needs a source image.")
@@ -73,6 +82,7 @@ def prepare_inpaint(job: Job, family: str, ctx: RunContext, find_faces: FaceFind
     item = Prepared(job=job, width=width, height=height, out_size=source.size)
     item.inputs["image"] = source.resize((width, height), Image.Resampling.LANCZOS)
     item.inputs["mask_image"] = mask.resize((width, height), Image.Resampling.NEAREST)
+    item.keep = (source, feather(mask))
     return item
 
 
@@ -124,4 +134,5 @@ def prepare_outpaint(job: Job, family: str, ctx: RunContext) -> Prepared:
     item = Prepared(job=job, width=canvas.width, height=canvas.height)
     item.inputs["image"] = canvas
     item.inputs["mask_image"] = mask
+    item.keep = (canvas, feather(mask))
     return item

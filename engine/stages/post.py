@@ -43,14 +43,17 @@ class CappedDetector:
 
 
 def build_upscaler(spec: PostSpec, device: str) -> Any:
+    """RealESRGANer around the network named by spec.esrgan_net (RRDBNet takes "scale", SRVGGNetCompact
+    "upscale"); outputs at other scales come from its outscale resize."""
     install_functional_tensor_shim()
-    from basicsr.archs.rrdbnet_arch import RRDBNet
-    from realesrgan import RealESRGANer
+    from basicsr.utils.registry import ARCH_REGISTRY
+    from realesrgan import RealESRGANer  # importing realesrgan registers SRVGGNetCompact
 
+    arch = dict(spec.esrgan_arch)
     return RealESRGANer(
-        scale=int(spec.esrgan_arch["scale"]),
+        scale=int(arch["scale"] if "scale" in arch else arch["upscale"]),
         model_path=str(spec.esrgan),
-        model=RRDBNet(**spec.esrgan_arch),
+        model=ARCH_REGISTRY.get(spec.esrgan_net)(**arch),
         tile=spec.tile,
         tile_pad=8,
         pre_pad=0,

@@ -206,6 +206,31 @@ def test_inpaint_box_mask_image_and_faces(runner: DiffusersRunner, store: Store)
     assert changed[12:28, 12:28].mean() > changed[36:, 44:].mean()  # the box changed more than a corner
 
 
+@pytest.mark.parametrize("model", ["tiny-sd", "tiny-sdxl"])
+def test_inpaint_changes_only_the_masked_area(runner: DiffusersRunner, store: Store, model: str) -> None:
+    source = noise_image(60, 44, seed=8)
+    src = store.put_image(source)
+    out = runner.run(
+        [
+            job(
+                "i",
+                JobKind.INPAINT,
+                model=model,
+                init_image=src,
+                mask=MaskSpec(box=(10, 8, 24, 20)),
+                seeds=[1],
+            )
+        ],
+        store.ctx(),
+    )[0]
+    assert sizes(out) == [(60, 44)]
+    diff = np.abs(pixels(out) - np.asarray(source).astype(np.int16)).max(axis=-1)
+    outside = np.ones(diff.shape, dtype=bool)
+    outside[8 - 4 : 28 + 4, 10 - 4 : 34 + 4] = False  # the box (x 10..33, y 8..27) grown by 4 px
+    assert diff[outside].max() <= 1
+    assert diff[11:25, 13:31].mean() > 20  # inside the box the pixels are generated
+
+
 def test_outpaint_zoom_and_pan(runner: DiffusersRunner, store: Store) -> None:
     src = store.put_image(noise_image(64, 64, seed=3))
     zoom, pan_left, pan_up = runner.run(
@@ -221,11 +246,13 @@ def test_outpaint_zoom_and_pan(runner: DiffusersRunner, store: Store) -> None:
     assert sizes(pan_up) == [(64, 96)]
     before = np.asarray(Image.open(io.BytesIO(store.blobs[src]))).astype(np.int16)
     kept = pixels(pan_left)[:, 32:]  # the source sits on the right of a left pan
-    assert np.abs(kept[4:-4, 4:-4] - before[4:-4, 4:-4]).mean() < np.abs(pixels(pan_left)[:, :32]).mean()
+    assert np.abs(kept[6:-6, 6:-6] - before[6:-6, 6:-6]).max() <= 1  # away from the mask edge: untouched
+    assert np.abs(pixels(pan_left)[:, :26] - before[:, :26]).mean() > 20  # the new area is generated
 
 
-def test_upscale_sizes(runner: DiffusersRunner, store: Store) -> None:
-    src = store.put_image(noise_image(32, 24, seed=4))
+def test_upscale_sizes_and_likeness(runner: DiffusersRunner, store: Store) -> None:
+    source = noise_image(8, 6, seed=4).resize((32, 24), Image.Resampling.BICUBIC)  # smooth colour blobs
+    src = store.put_image(source)
     x2, x4, bad = runner.run(
         [
             job("x2", JobKind.UPSCALE, init_image=src, scale=2),
@@ -236,6 +263,11 @@ def test_upscale_sizes(runner: DiffusersRunner, store: Store) -> None:
     )
     assert sizes(x2) == [(64, 48)] and sizes(x4) == [(128, 96)]
     assert bad.error is not None and "2 or 4" in bad.error
+    before = np.asarray(source).astype(np.int16)
+    for out in (x2, x4):
+        big = Image.open(io.BytesIO(out.images[0].png)).convert("RGB")
+        back = np.asarray(big.resize(source.size, Image.Resampling.BOX)).astype(np.int16)
+        assert np.abs(back - before).mean() < 4  # the upscaled image looks like the source
 
 
 @pytest.mark.slow
@@ -252,6 +284,62 @@ def test_restore_faces_and_upscale_with_faces(runner: DiffusersRunner, store: St
     assert sizes(up) == [(96, 80)]
     restorer = runner.registry.face_restorer(runner.max_faces)
     assert len(restorer.face_helper.restored_faces) == 1  # the GFPGAN network really ran on one face
+
+
+# --- the SDXL family ----------------------------------------------------------------------------
+
+
+def test_tiny_sdxl_draft_refine_inpaint_and_batching(runner: DiffusersRunner, store: Store) -> None:
+    assert runner.registry.family("tiny-sdxl") == "tiny-sdxl"
+    jobs = [
+        job("a", model="tiny-sdxl", prompt="a red fox", seeds=[1, 2], aspect=(16, 9)),
+        job("b", model="tiny-sdxl", prompt="a lighthouse", negative="blurry", seeds=[7], aspect=(16, 9)),
+    ]
+    assert len({runner.group_key(j) for j in jobs}) == 1
+    assert runner.group_key(jobs[0]) != runner.group_key(
+        job("sd", prompt="a red fox", seeds=[1], aspect=(16, 9))
+    )
+    batched = runner.run(jobs, store.ctx())
+    assert [sizes(o) for o in batched] == [[(48, 24)] * 2, [(48, 24)]]
+    for j, out in zip(jobs, batched, strict=True):
+        alone = runner.run([j], store.ctx())[0]
+        for i in range(len(j.seeds)):
+            assert np.abs(pixels(out, i) - pixels(alone, i)).max() <= 2
+    assert np.abs(pixels(batched[0], 0) - pixels(batched[0], 1)).max() > 10  # seeds differ
+    src = store.put_image(noise_image(60, 44, seed=9))
+    refine, inpaint = runner.run(
+        [
+            job("r", JobKind.REFINE, model="tiny-sdxl", init_image=src, seeds=[3, 4], aspect=(4, 3)),
+            job(
+                "i",
+                JobKind.INPAINT,
+                model="tiny-sdxl",
+                init_image=src,
+                mask=MaskSpec(box=(5, 5, 30, 20)),
+                seeds=[5],
+            ),
+        ],
+        store.ctx(),
+    )
+    assert sizes(refine) == [(64, 48)] * 2 and [im.seed for im in refine.images] == [3, 4]
+    assert sizes(inpaint) == [(60, 44)]
+
+
+def test_tiny_sdxl_control_and_style_reference(runner: DiffusersRunner, store: Store) -> None:
+    sketch = Image.new("RGB", (64, 64), "white")
+    sketch.paste(Image.new("RGB", (20, 30), "black"), (20, 10))
+    key = store.put_image(sketch)
+    ref = store.put_image(noise_image(40, 40, seed=5))
+    plain, control, styled = runner.run(
+        [
+            job("plain", model="tiny-sdxl", seeds=[11]),
+            job("control", model="tiny-sdxl", control_image=key, control_kind="canny", seeds=[11]),
+            job("styled", model="tiny-sdxl", seeds=[11], style_refs=[ref], style_weight=1.0),
+        ],
+        store.ctx(),
+    )
+    assert sizes(plain) == sizes(control) == sizes(styled) == [(48, 48)]
+    assert np.abs(pixels(plain) - pixels(styled)).mean() > 1.0  # the SDXL IP-Adapter is applied
 
 
 # --- bad input, progress, cancellation -----------------------------------------------------------
