@@ -1,0 +1,396 @@
+"""A local stand-in for Slack: the Web API methods the bot calls, a file host, and a signed sender.
+
+``FakeSlack`` serves ``/api/<method>`` on 127.0.0.1 and records every call. Uploads follow the files
+upload v2 flow (``files.getUploadURLExternal`` → POST to the upload URL → ``files.completeUploadExternal``)
+and the files are served back from ``/files/<id>/<name>`` to the bot token only. ``elsewhere`` is a second
+server on another port that plays a non-Slack file host and records whether anyone fetched from it.
+
+``SlackSender`` sends what Slack sends to a bot's request URL, signed with the v0 HMAC of the signing
+secret: slash commands (form-encoded), Events API envelopes (JSON with ``event_id``, optionally as a retry
+with ``X-Slack-Retry-Num``), and ``block_actions`` (a ``payload`` form field).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-fake-bot-token"
+SIGNING_SECRET = "fake-signing-secret-0123456789"
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+TEAM_ID = "T0TEAM"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    authorized: bool
+
+
+@dataclass
+class FileRec:
+    id: str
+    name: str
+    data: bytes = b""
+    title: str = ""
+    uploaded: bool = False
+    shared_to: list[tuple[str, str | None]] = field(default_factory=list)  # (channel, thread_ts)
+
+
+@dataclass
+class Posted:
+    channel: str
+    ts: str
+    text: str
+    user: str
+    thread_ts: str | None = None
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    edits: int = 0
+    deleted: bool = False
+
+
+@dataclass
+class Ephemeral:
+    channel: str
+    user: str
+    text: str
+    thread_ts: str | None
+
+
+class FakeSlack:
+    def __init__(self, bot_token: str = BOT_TOKEN) -> None:
+        self.bot_token = bot_token
+        self.calls: list[Call] = []
+        self.messages: dict[tuple[str, str], Posted] = {}
+        self.ephemerals: list[Ephemeral] = []
+        self.reactions: list[tuple[str, str, str, str]] = []  # (channel, ts, name, user)
+        self.files: dict[str, FileRec] = {}
+        self.file_fetches: list[tuple[str, bool]] = []  # (path, with the bot token)
+        self.elsewhere_fetches: list[str] = []
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._runners: list[web.AppRunner] = []
+        self.url = ""
+        self.elsewhere_url = ""
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    async def start(self) -> FakeSlack:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files/{file_id}/{name}", self._file)
+        self.url = await self._serve(app)
+        other = web.Application()
+        other.router.add_get("/{tail:.*}", self._elsewhere)
+        self.elsewhere_url = await self._serve(other)
+        return self
+
+    async def _serve(self, app: web.Application) -> str:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runners.append(runner)
+        port = runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    # --- what tests read -----------------------------------------------------------------------------
+
+    def calls_of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def in_thread(self, channel: str, thread_ts: str) -> list[Posted]:
+        return [m for m in self.messages.values() if m.channel == channel and m.thread_ts == thread_ts]
+
+    def ephemerals_for(self, user: str) -> list[Ephemeral]:
+        return [e for e in self.ephemerals if e.user == user]
+
+    def host_file(self, name: str, data: bytes) -> dict[str, Any]:
+        """A file a user uploaded to Slack, as it appears in a message event's ``files``."""
+        rec = FileRec(id=f"FU{next(self._ids):06d}", name=name, data=data, uploaded=True)
+        self.files[rec.id] = rec
+        return self._file_json(rec)
+
+    def foreign_file(self, name: str, size: int = 100) -> dict[str, Any]:
+        """A file object whose URL is on a host that is not Slack's."""
+        url = f"{self.elsewhere_url}/{name}"
+        return {"id": f"FX{next(self._ids):06d}", "name": name, "size": size, "mimetype": "image/png",
+                "url_private": url, "url_private_download": url}
+
+    def _file_json(self, rec: FileRec) -> dict[str, Any]:
+        url = f"{self.url}/files/{rec.id}/{urllib.parse.quote(rec.name)}"
+        return {"id": rec.id, "name": rec.name, "title": rec.title or rec.name, "size": len(rec.data),
+                "mimetype": "image/png", "url_private": url, "url_private_download": url}
+
+    # --- the Web API ----------------------------------------------------------------------------------
+
+    def _authorized(self, request: web.Request, args: dict[str, Any]) -> bool:
+        header = request.headers.get("Authorization", "")
+        return header == f"Bearer {self.bot_token}" or args.get("token") == self.bot_token
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _read_args(request)
+        authorized = self._authorized(request, args)
+        args.pop("token", None)
+        self.calls.append(Call(method, args, authorized))
+        if not authorized:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        result: dict[str, Any] = handler(args)
+        return web.json_response(result)
+
+    def _next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://fake.slack.test/", "team": "Fake", "user": "draftloop",
+                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        blocks = _json_field(args.get("blocks")) or []
+        msg = Posted(channel=channel, ts=self._next_ts(), text=str(args.get("text", "")), user=BOT_USER_ID,
+                     thread_ts=args.get("thread_ts") or None, blocks=blocks)
+        self.messages[(channel, msg.ts)] = msg
+        return {"ok": True, "channel": channel, "ts": msg.ts,
+                "message": {"text": msg.text, "ts": msg.ts, "user": BOT_USER_ID, "blocks": blocks}}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("channel") or not args.get("user"):
+            return {"ok": False, "error": "invalid_arguments"}
+        self.ephemerals.append(Ephemeral(str(args["channel"]), str(args["user"]), str(args.get("text", "")),
+                                         args.get("thread_ts") or None))
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        msg = self.messages.get((str(args.get("channel", "")), str(args.get("ts", ""))))
+        if msg is None or msg.deleted:
+            return {"ok": False, "error": "message_not_found"}
+        msg.text = str(args.get("text", msg.text))
+        msg.edits += 1
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.text}
+
+    def _m_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        msg = self.messages.get((str(args.get("channel", "")), str(args.get("ts", ""))))
+        if msg is None or msg.deleted:
+            return {"ok": False, "error": "message_not_found"}
+        msg.deleted = True
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts}
+
+    def _m_reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        key = (str(args.get("channel", "")), str(args.get("timestamp", "")))
+        if key not in self.messages:
+            return {"ok": False, "error": "message_not_found"}
+        entry = (key[0], key[1], str(args.get("name", "")), BOT_USER_ID)
+        if entry in self.reactions:
+            return {"ok": False, "error": "already_reacted"}
+        self.reactions.append(entry)
+        return {"ok": True}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        rec = FileRec(id=f"F{next(self._ids):08d}", name=str(args["filename"]))
+        self.files[rec.id] = rec
+        return {"ok": True, "upload_url": f"{self.url}/upload/{rec.id}", "file_id": rec.id}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        listed = _json_field(args.get("files")) or []
+        out = []
+        for item in listed:
+            rec = self.files.get(str(item.get("id", "")))
+            if rec is None or not rec.uploaded:
+                return {"ok": False, "error": "file_not_found"}
+            rec.title = str(item.get("title") or rec.name)
+            if args.get("channel_id"):
+                rec.shared_to.append((str(args["channel_id"]), args.get("thread_ts") or None))
+            out.append(self._file_json(rec))
+        return {"ok": True, "files": out}
+
+    # --- the file host ---------------------------------------------------------------------------------
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        rec = self.files.get(request.match_info["file_id"])
+        if rec is None:
+            return web.Response(status=404, text="no such upload")
+        rec.data = await request.read()
+        rec.uploaded = True
+        return web.Response(text=f"OK - {len(rec.data)}")
+
+    async def _file(self, request: web.Request) -> web.Response:
+        authorized = request.headers.get("Authorization", "") == f"Bearer {self.bot_token}"
+        self.file_fetches.append((request.path, authorized))
+        rec = self.files.get(request.match_info["file_id"])
+        if not authorized:
+            return web.Response(status=403, text="sign in to see this file")
+        if rec is None or not rec.uploaded:
+            return web.Response(status=404, text="no such file")
+        return web.Response(body=rec.data, content_type="image/png")
+
+    async def _elsewhere(self, request: web.Request) -> web.Response:
+        self.elsewhere_fetches.append(request.path)
+        return web.Response(status=200, body=b"\x89PNG\r\n\x1a\n not really", content_type="image/png")
+
+
+async def _read_args(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        body = await request.json()
+        return dict(body) if isinstance(body, dict) else {}
+    form = await request.post()
+    args: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
+    args.update({k: v for k, v in request.query.items() if k not in args})
+    return args
+
+
+def _json_field(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+# --- what Slack sends to the bot ----------------------------------------------------------------------
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Sent:
+    status: int
+    body: str
+    event_id: str | None = None
+
+
+class SlackSender:
+    """Posts signed requests to a bot's Slack request URL."""
+
+    def __init__(self, url: str, signing_secret: str = SIGNING_SECRET) -> None:
+        self.url = url
+        self.signing_secret = signing_secret
+        self._event_ids = itertools.count(1)
+        self._triggers = itertools.count(1)
+        self._event_ts = itertools.count(1)
+
+    async def _post(
+        self, body: bytes, content_type: str, *, bad_signature: bool = False,
+        extra_headers: dict[str, str] | None = None,
+    ) -> Sent:
+        ts = str(int(time.time()))
+        secret = self.signing_secret + ("-wrong" if bad_signature else "")
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": sign(secret, ts, body),
+            **(extra_headers or {}),
+        }
+        timeout = aiohttp.ClientTimeout(total=15)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
+            self.url, data=body, headers=headers
+        ) as resp:
+            return Sent(status=resp.status, body=await resp.text())
+
+    async def slash(
+        self, command: str, text: str, *, user: str, channel: str, bad_signature: bool = False
+    ) -> Sent:
+        form = {
+            "token": "deprecated-verification-token", "team_id": TEAM_ID, "team_domain": "fake",
+            "channel_id": channel, "channel_name": channel.lower(),
+            "user_id": user, "user_name": user.lower(),
+            "command": command, "text": text, "api_app_id": "A0APP", "is_enterprise_install": "false",
+            "response_url": "https://hooks.slack.test/commands/1",
+            "trigger_id": f"trig.{next(self._triggers)}",
+        }
+        body = urllib.parse.urlencode(form).encode()
+        return await self._post(body, "application/x-www-form-urlencoded", bad_signature=bad_signature)
+
+    def envelope(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+        event = {"event_ts": f"1700001000.{next(self._event_ts):06d}", **event}
+        return {
+            "token": "deprecated-verification-token", "team_id": TEAM_ID, "api_app_id": "A0APP",
+            "event": event, "type": "event_callback",
+            "event_id": event_id or f"Ev{next(self._event_ids):08d}", "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+        }
+
+    async def event(
+        self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None,
+        bad_signature: bool = False,
+    ) -> Sent:
+        env = self.envelope(event, event_id)
+        headers = {}
+        if retry_num is not None:
+            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        sent = await self._post(json.dumps(env).encode(), "application/json", bad_signature=bad_signature,
+                                extra_headers=headers)
+        sent.event_id = env["event_id"]
+        return sent
+
+    async def reaction(
+        self, name: str, *, user: str, channel: str, ts: str, added: bool = True,
+        event_id: str | None = None, retry_num: int | None = None,
+    ) -> Sent:
+        event = {"type": "reaction_added" if added else "reaction_removed", "user": user, "reaction": name,
+                 "item_user": BOT_USER_ID, "item": {"type": "message", "channel": channel, "ts": ts}}
+        return await self.event(event, event_id=event_id, retry_num=retry_num)
+
+    async def message(
+        self, text: str, *, user: str, channel: str, ts: str, thread_ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
+    ) -> Sent:
+        event: dict[str, Any] = {"type": "message", "user": user, "text": text, "channel": channel, "ts": ts,
+                                 "channel_type": "channel"}
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        if files:
+            event["subtype"] = "file_share"
+            event["files"] = files
+        return await self.event(event)
+
+    async def block_action(
+        self, action_id: str, *, user: str, channel: str, message_ts: str, thread_ts: str | None,
+    ) -> Sent:
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM_ID, "domain": "fake"},
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID}, "api_app_id": "A0APP",
+            "token": "deprecated-verification-token", "trigger_id": f"trig.{next(self._triggers)}",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel,
+                          "is_ephemeral": False, "thread_ts": thread_ts},
+            "channel": {"id": channel, "name": channel.lower()},
+            "message": {"type": "message", "ts": message_ts, "thread_ts": thread_ts, "user": BOT_USER_ID},
+            "response_url": "https://hooks.slack.test/actions/1",
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "act-1-0", "value": action_id,
+                         "text": {"type": "plain_text", "text": "press"}, "action_ts": str(time.time())}],
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        return await self._post(body, "application/x-www-form-urlencoded")
