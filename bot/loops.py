@@ -1,4 +1,4 @@
-"""The service's background loops: engine results, round deadlines, progress relay."""
+"""The service's background loops: engine results, round deadlines, stored effects, schedules, progress."""
 
 from __future__ import annotations
 
@@ -35,6 +35,29 @@ async def deadline_loop(service: CampaignService, stop: asyncio.Event, interval:
         await _sleep_or_stop(stop, interval)
 
 
+async def effects_loop(
+    service: CampaignService, stop: asyncio.Event, interval: float = 5.0, older_than: float = 30.0
+) -> None:
+    """Perform saved effects that the replica which saved them did not perform (it stopped, or a post
+    failed)."""
+    while not stop.is_set():
+        try:
+            await service.deliver_stale_effects(service.clock(), older_than)
+        except Exception:
+            log.exception("performing stored effects failed")
+        await _sleep_or_stop(stop, interval)
+
+
+async def schedule_loop(service: CampaignService, stop: asyncio.Event, interval: float = 5.0) -> None:
+    """Open a campaign thread for each due schedule; a run missed while no replica was up fires once."""
+    while not stop.is_set():
+        try:
+            await service.fire_due_schedules(service.clock())
+        except Exception:
+            log.exception("firing due schedules failed")
+        await _sleep_or_stop(stop, interval)
+
+
 async def progress_loop(service: CampaignService, stop: asyncio.Event) -> None:
     while not stop.is_set():
         pubsub = service.redis.pubsub()
@@ -63,4 +86,6 @@ async def run_service_loops(service: CampaignService, consumer: ResultConsumer, 
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(result_loop(service, consumer, stop))
         tasks.create_task(deadline_loop(service, stop))
+        tasks.create_task(effects_loop(service, stop))
+        tasks.create_task(schedule_loop(service, stop))
         tasks.create_task(progress_loop(service, stop))

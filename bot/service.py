@@ -1,7 +1,9 @@
 """The use cases: load the campaign → apply the event (pure core) → compare-and-set save → perform effects.
 
-Effects run only after a successful save, so a replica that lost a race never enqueues or posts.
-Adapters call the ``handle_*`` methods; the loops call ``apply_result``, ``close_due_rounds`` and
+The effects are saved with the campaign in the same atomic write (its outbox) and performed after it,
+so a replica that lost a race never enqueues or posts, and one that stopped after the save leaves them
+for the next replica (see bot.usecases.effects). Adapters call the ``handle_*`` methods; the loops call
+``apply_result``, ``close_due_rounds``, ``deliver_stale_effects``, ``fire_due_schedules`` and
 ``relay_progress``. No state is kept in memory between calls.
 """
 
@@ -33,18 +35,9 @@ from bot.core.commands import (
     Upscale,
     Vary,
 )
-from bot.core.effects import (
-    CancelJobs,
-    CloseVoting,
-    Effect,
-    Enqueue,
-    OpenVoting,
-    Post,
-    Reply,
-    UpdateStatus,
-)
+from bot.core.effects import Effect, Enqueue, Reply
 from bot.core.events import CloseRound, CommandEvent, Event, ResultEvent, Tally
-from bot.core.messages import Message, MessageKind, parse_action_id
+from bot.core.messages import parse_action_id
 from bot.core.model import TERMINAL_STAGES, Campaign, ThreadRef, User
 from bot.jobs import JobClient
 from bot.ports import Presenter
@@ -55,7 +48,11 @@ from bot.state.idempotency import SeenStore
 from bot.state.messages import MessageIndex
 from bot.state.quota import QuotaStore
 from bot.state.retention import DEFAULT_RETENTION_SECONDS
+from bot.state.schedules import ScheduleStore
 from bot.state.votes import VoteStore
+from bot.usecases import channel
+from bot.usecases.effects import DEFAULT_SWEEP_AFTER_SECONDS, EffectRunner, durable
+from bot.usecases.schedules import ScheduleDesk
 from engine import api
 from engine.api import JobKind, Progress, Result, WorkerBeat
 from engine.artifacts import ArtifactStore
@@ -63,9 +60,7 @@ from engine.artifacts import ArtifactStore
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 
-_NO_CAMPAIGN = "There is no campaign in this thread yet. Start one with `/draft <prompt>`."
 _GONE = "This campaign no longer exists (finished campaigns are kept for a limited time)."
-_SCHEDULES = "Schedules are not available on this deployment yet."
 _VERBS = {
     JobKind.DRAFT: "Drafting",
     JobKind.VARIATION: "Making variations",
@@ -88,6 +83,14 @@ def _images(effects: list[Effect]) -> int:
 
 def _replies(effects: list[Effect]) -> list[str]:
     return [e.text for e in effects if isinstance(e, Reply)]
+
+
+def _on_lane(effects: list[Effect], lane: str) -> list[Effect]:
+    if lane == "interactive":
+        return effects
+    return [
+        Enqueue(job=e.job.model_copy(update={"lane": lane})) if isinstance(e, Enqueue) else e for e in effects
+    ]
 
 
 class CampaignService:
@@ -116,6 +119,8 @@ class CampaignService:
         self.seen = SeenStore(redis)
         self.quota = QuotaStore(redis)
         self.jobs = JobClient(redis)
+        self.effects = EffectRunner(redis, presenters, self.campaigns, seen_seconds=retention_seconds)
+        self.schedules = ScheduleDesk(ScheduleStore(redis), presenters.keys(), self._scheduled_draft)
 
     # --- what users do --------------------------------------------------------------------------
 
@@ -163,8 +168,6 @@ class CampaignService:
         attachments: Mapping[str, bytes],
         event_id: str | None,
     ) -> list[str]:
-        if isinstance(command, ScheduleAdd | ScheduleList | ScheduleRemove):
-            return [_SCHEDULES]
         try:
             command = uploads.ImageResolver(self.artifacts, attachments).command(command)
         except uploads.UploadError as exc:
@@ -174,12 +177,19 @@ class CampaignService:
             campaign = await self.campaigns.for_thread(
                 ThreadRef(platform=platform, channel_id=channel_id, thread_id=thread_id)
             )
+        if isinstance(command, ScheduleAdd | ScheduleList | ScheduleRemove):
+            if campaign is not None:
+                return [machine.SCHEDULE_TEXT]
+            return [await self.schedules.handle(platform, channel_id, user, command, self.clock())]
         if campaign is not None and isinstance(command, Draft) and campaign.stage in TERMINAL_STAGES:
             campaign = None  # a cancelled or failed campaign's thread: a new /draft starts afresh
         if campaign is None:
-            if not isinstance(command, Draft):
-                return [_NO_CAMPAIGN]
-            return await self._start_campaign(platform, channel_id, user, command, event_id)
+            if isinstance(command, Draft):
+                return await self._start_campaign(platform, channel_id, user, command, event_id)
+            listed = None
+            if isinstance(command, channel.NEEDS_CAMPAIGNS):
+                listed = await self.campaigns.in_channel(platform, channel_id)
+            return [channel.answer(command, listed)]
         return await self._apply(campaign.id, CommandEvent(user=user, command=command), user=user)
 
     async def handle_reaction(
@@ -288,6 +298,17 @@ class CampaignService:
                     await self.deadlines.set(campaign_id, round_no, now)
         return closed
 
+    async def deliver_stale_effects(self, now: float, older_than: float = DEFAULT_SWEEP_AFTER_SECONDS) -> int:
+        """Perform saved effects that no replica performed within ``older_than`` seconds."""
+        return await self.effects.sweep(now, older_than)
+
+    async def fire_due_schedules(self, now: float) -> int:
+        """Open a campaign thread for each schedule that is due; returns how many were opened."""
+        return await self.schedules.fire_due(now)
+
+    async def _scheduled_draft(self, platform: str, channel_id: str, owner: User, draft: Draft) -> list[str]:
+        return await self._start_campaign(platform, channel_id, owner, draft, None, lane="scheduled")
+
     async def relay_progress(self, progress: Progress) -> None:
         campaign = await self.campaigns.load(progress.campaign_id)
         if campaign is None:
@@ -382,6 +403,8 @@ class CampaignService:
 
     def _step(self, campaign: Campaign, event: Event, now: float, used: int) -> tuple[Campaign, list[Effect]]:
         new, effects = machine.apply(campaign, event, now)
+        if isinstance(event, CommandEvent):
+            effects = _on_lane(effects, event.lane)
         limit = self.quota_images_per_day
         asked = _images(effects)
         if limit is not None and isinstance(event, CommandEvent) and asked and used + asked > limit:
@@ -398,15 +421,27 @@ class CampaignService:
     ) -> list[str]:
         now = self.clock()
         used = await self._quota_used(user, now)
-        campaign, effects = await self.campaigns.update(
-            campaign_id, lambda c: self._step(c, event, now, used)
+        campaign, effects, saved = await self.campaigns.update_with_effects(
+            campaign_id,
+            lambda c: self._step(c, event, now, used),
+            lambda effects: durable(campaign_id, effects, post_replies),
+            now,
         )
         if user is not None and self.quota_images_per_day is not None and _images(effects):
             await self.quota.add(user.id, _images(effects), now)
-        return await self._perform(campaign, effects, post_replies=post_replies)
+        if not saved:
+            await self.effects.perform_unsaved(campaign, durable(campaign_id, effects, post_replies))
+        await self.effects.deliver(campaign)  # this write's effects, and any an earlier replica left
+        return _replies(effects)
 
     async def _start_campaign(
-        self, platform: str, channel_id: str, user: User, draft: Draft, event_id: str | None
+        self,
+        platform: str,
+        channel_id: str,
+        user: User,
+        draft: Draft,
+        event_id: str | None,
+        lane: str = "interactive",
     ) -> list[str]:
         presenter = self._presenter(platform)
         now = self.clock()
@@ -416,7 +451,7 @@ class CampaignService:
         probe = ThreadRef(platform=platform, channel_id=channel_id, thread_id="")
         _, effects = self._step(
             self._new(campaign_id, probe, user, now),
-            CommandEvent(user=user, command=draft, thread=probe),
+            CommandEvent(user=user, command=draft, thread=probe, lane=lane),
             now,
             used,
         )
@@ -425,63 +460,21 @@ class CampaignService:
         thread = await presenter.open_thread(channel_id, title=draft.prompt[:80], source_message_id=event_id)
         campaign, effects = self._step(
             self._new(campaign_id, thread, user, now),
-            CommandEvent(user=user, command=draft, thread=thread),
+            CommandEvent(user=user, command=draft, thread=thread, lane=lane),
             now,
             used,
         )
-        await self.campaigns.create(campaign)
+        await self.campaigns.create(campaign, durable(campaign.id, effects, False), now)
         if self.quota_images_per_day is not None:
             await self.quota.add(user.id, _images(effects), now)
-        return await self._perform(campaign, effects)
+        await self.effects.deliver(campaign)
+        return _replies(effects)
 
     def _new(self, campaign_id: str, thread: ThreadRef, user: User, now: float) -> Campaign:
         campaign = machine.new_campaign(campaign_id, thread, user, now)
         if self.default_model and not campaign.settings.model:
             campaign.settings.model = self.default_model
         return campaign
-
-    async def _perform(
-        self, campaign: Campaign, effects: list[Effect], *, post_replies: bool = False
-    ) -> list[str]:
-        replies: list[str] = []
-        thread = campaign.thread
-        presenter = self.presenters.get(thread.platform)
-        for effect in effects:
-            if isinstance(effect, Enqueue):
-                await self.jobs.enqueue(effect.job)
-            elif isinstance(effect, CancelJobs):
-                await self.jobs.cancel(effect.job_ids)
-            elif isinstance(effect, OpenVoting):
-                await self.deadlines.set(campaign.id, effect.round_no, effect.deadline)
-            elif isinstance(effect, CloseVoting):
-                await self.deadlines.remove(campaign.id, effect.round_no)
-            elif isinstance(effect, Reply):
-                replies.append(effect.text)
-                if post_replies:
-                    message = Message(kind=MessageKind.TEXT, campaign_id=campaign.id, text=effect.text)
-                    await self._show(presenter, campaign, Post(message=message))
-            elif isinstance(effect, Post | UpdateStatus):
-                await self._show(presenter, campaign, effect)
-        return replies
-
-    async def _show(
-        self, presenter: Presenter | None, campaign: Campaign, effect: Post | UpdateStatus
-    ) -> None:
-        """Chat platform calls: a failure is logged and does not stop the remaining effects."""
-        if presenter is None:
-            log.error("no presenter for platform %s; campaign %s", campaign.thread.platform, campaign.id)
-            return
-        try:
-            if isinstance(effect, UpdateStatus):
-                await presenter.update_status(campaign.thread, campaign.id, effect.text)
-                return
-            message_id = await presenter.post(campaign.thread, effect.message)
-        except Exception:
-            log.exception("posting to %s failed for campaign %s", campaign.thread.platform, campaign.id)
-            return
-        msg = effect.message
-        if msg.kind is MessageKind.GRID and msg.round_no is not None:
-            await self.messages.record(campaign.thread.platform, message_id, campaign.id, msg.round_no)
 
 
 def _action_command(campaign: Campaign, action: str, number: int, arg: str) -> Command | None:

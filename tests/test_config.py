@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import fields
@@ -37,7 +38,7 @@ def test_environment_wins_over_the_toml_file(tmp_path: Path) -> None:
     ],
 )
 def test_bad_settings_get_a_specific_answer(env: dict[str, str], needle: str) -> None:
-    with pytest.raises(ConfigError, match=needle.replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
         load_config(env)
 
 

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from PIL import Image
 
+from bot.core.grammar import help_text
 from bot.core.messages import NUMBER_EMOJI, Message, MessageKind
 from bot.core.model import Stage, ThreadRef, User
 from bot.jobs import ResultConsumer
@@ -590,3 +591,46 @@ async def test_the_loops_deliver_results_progress_and_deadlines(world: World) ->
     await until(closed)
     stop.set()
     await loops
+
+
+# --- commands in a channel --------------------------------------------------------------------
+
+
+async def test_help_status_and_cost_answer_in_a_channel_and_campaign_commands_say_where_they_work(
+    world: World,
+) -> None:
+    w = world
+
+    async def say(text: str, thread: str | None = None) -> str:
+        (reply,) = await w.service.handle_text(PLATFORM, "chan", thread, User(id="bob"), text)
+        return reply
+
+    assert await say("/help") == help_text(None)
+    assert await say("/help schedule add", thread="t-x") == help_text("schedule add")
+    assert await say("/status") == (
+        "There are no campaigns in this channel. "
+        "Start one with `/draft <prompt>` in the channel: it opens a campaign thread."
+    )
+    assert await say("/cost") == "Nothing spent yet: no images have been made in this channel's campaigns."
+
+    await voting_campaign(w, "/draft a red fox --n 4")
+    w.clock.now += 10
+    assert await w.service.handle_text(PLATFORM, "chan", None, OWNER, "/draft an owl at night --n 2") == []
+    await w.service.handle_text(PLATFORM, "other", None, OWNER, "/draft a cat --n 3")
+    status = (await say("/status")).splitlines()
+    assert status[0] == "2 campaigns in this channel, newest first:"
+    assert status[1] == "• “an owl at night”: Drafting · round 1 · running: drafting round 1"
+    assert status[2] == "• “a red fox”: Voting · round 1"
+    assert await say("/cost") == "This channel's 1 campaign spent 0.4s of device time on 4 images.\n" + (
+        "• “a red fox”: 0.4s on 4 images\nDrafting first saved 4.4s against full quality from the start."
+    )
+    await deliver(w)
+    total = "This channel's 2 campaigns spent 0.8s of device time on 6 images."
+    assert (await say("/cost")).startswith(total)
+
+    for text, name in (("/vary 2", "vary"), ("/settings quorum 3", "settings"), ("/cancel", "cancel")):
+        assert await say(text) == (
+            f"/{name} works inside a campaign thread: type it there. "
+            "Start one with `/draft <prompt>` in the channel: it opens a campaign thread."
+        )
+    assert len(w.presenter.threads) == 3

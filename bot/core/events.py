@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.commands import Command
@@ -18,6 +20,8 @@ class CommandEvent(BaseModel):
     command: Command
     # For a /draft that opens a new campaign: where the campaign will live (the new thread).
     thread: ThreadRef | None = None
+    # The engine lane for the jobs the command starts: "scheduled" for a /draft fired by a schedule.
+    lane: Literal["interactive", "scheduled"] = "interactive"
 
 
 class ResultEvent(BaseModel):

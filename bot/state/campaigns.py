@@ -1,23 +1,26 @@
 """Campaign documents in Redis: JSON with a version, written by compare-and-set.
 
-Every write goes through one single-key Lua script that compares the stored version with the one the
-writer read, so two bot replicas never overwrite each other's changes (and it stays Cluster-safe).
+Every write goes through one Lua script that compares the stored version with the one the writer read,
+so two bot replicas never overwrite each other's changes. The same script stores the write's effects in
+the campaign's outbox (a key in the document's Cluster slot), so a saved change never loses its posts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from redis.asyncio import Redis
 
+from bot.core.effects import Effect
 from bot.core.model import Campaign, ThreadRef
-from bot.state import keys, retention
+from bot.state import keys, outbox, retention
 from bot.state.codec import as_str
 
 T = TypeVar("T")
 
-# KEYS[1] document; ARGV: expected version, new document, ttl seconds (0: keep forever)
+# KEYS[1] document, KEYS[2] its outbox; ARGV: expected version, new document, ttl seconds (0: keep
+# forever), then outbox field/value pairs
 _CAS = """
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
@@ -27,8 +30,18 @@ if tonumber(ARGV[3]) > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[2])
 end
+if #ARGV > 3 then redis.call('HSET', KEYS[2], unpack(ARGV, 4)) end
 return 1
 """
+
+# KEYS[1] document, KEYS[2] its outbox; ARGV: document, then outbox field/value pairs
+_CREATE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') == false then return 0 end
+if #ARGV > 1 then redis.call('HSET', KEYS[2], unpack(ARGV, 2)) end
+return 1
+"""
+
+EffectsOf = Callable[[T], Sequence[Effect]]
 
 
 class CampaignNotFound(LookupError):
@@ -55,6 +68,8 @@ class CampaignStore:
         self.retention_seconds = retention_seconds
         self.max_attempts = max_attempts
         self._cas = redis.register_script(_CAS)
+        self._create = redis.register_script(_CREATE)
+        self.outbox = outbox.OutboxStore(redis)
 
     async def load(self, campaign_id: str) -> Campaign | None:
         raw = await self.redis.get(keys.campaign(campaign_id))
@@ -66,9 +81,16 @@ class CampaignStore:
         raws = await self.redis.mget([keys.campaign(cid) for cid in campaign_ids])
         return [None if raw is None else Campaign.model_validate_json(raw) for raw in raws]
 
-    async def create(self, campaign: Campaign) -> None:
-        """Store a new campaign and index it by thread and channel; fails if the id is taken."""
-        created = await self.redis.set(keys.campaign(campaign.id), campaign.model_dump_json(), nx=True)
+    async def create(self, campaign: Campaign, effects: Sequence[Effect] = (), now: float = 0.0) -> None:
+        """Store a new campaign (with its first effects in its outbox) and index it by thread and channel;
+        fails if the id is taken."""
+        pairs = outbox.encode(campaign.id, campaign.version, now, effects)
+        if pairs:
+            await self.outbox.register(campaign.id, now)
+        created = await self._create(
+            keys=[keys.campaign(campaign.id), keys.outbox(campaign.id)],
+            args=[campaign.model_dump_json(), *pairs],
+        )
         if not created:
             raise CampaignExists(campaign.id)
         t = campaign.thread
@@ -84,18 +106,36 @@ class CampaignStore:
 
         ``fn`` must be pure. When it returns the document unchanged, nothing is written.
         """
+        campaign, out, _ = await self.update_with_effects(campaign_id, fn)
+        return campaign, out
+
+    async def update_with_effects(
+        self,
+        campaign_id: str,
+        fn: Callable[[Campaign], tuple[Campaign, T]],
+        effects_of: EffectsOf[T] | None = None,
+        now: float = 0.0,
+    ) -> tuple[Campaign, T, bool]:
+        """``update``, also storing ``effects_of(out)`` in the campaign's outbox in the same atomic write.
+
+        The flag says whether a write happened (an unchanged document stores no effects).
+        """
         for _ in range(self.max_attempts):
             old = await self.load(campaign_id)
             if old is None:
                 raise CampaignNotFound(campaign_id)
             new, out = fn(old.model_copy(deep=True))
             if new == old:
-                return old, out
+                return old, out, False
             new = new.model_copy(update={"version": old.version + 1})
             finished = retention.is_finished(new)
             ttl = self.retention_seconds if finished else 0
+            pairs = outbox.encode(campaign_id, new.version, now, effects_of(out) if effects_of else ())
+            if pairs:
+                await self.outbox.register(campaign_id, now)
             status = await self._cas(
-                keys=[keys.campaign(campaign_id)], args=[old.version, new.model_dump_json(), ttl]
+                keys=[keys.campaign(campaign_id), keys.outbox(campaign_id)],
+                args=[old.version, new.model_dump_json(), ttl, *pairs],
             )
             if status == -1:
                 raise CampaignNotFound(campaign_id)
@@ -104,7 +144,7 @@ class CampaignStore:
                     await retention.expire_owned(self.redis, new, self.retention_seconds)
                 elif retention.is_finished(old):
                     await retention.persist_owned(self.redis, new)
-                return new, out
+                return new, out, True
         raise UpdateConflict(campaign_id)
 
     async def id_for_thread(self, thread: ThreadRef) -> str | None:

@@ -63,3 +63,38 @@ def quota(user_id: str, day: str) -> str:
 
 def lock(name: str) -> str:
     return f"{PREFIX}:lock:{name}"
+
+
+def outbox(campaign_id: str) -> str:
+    """Hash of a campaign's effects not yet performed: effect id -> entry JSON.
+
+    The hash tag is the campaign document's own key, so both live in one Cluster slot and the
+    compare-and-set script writes them together.
+    """
+    return "{" + campaign(campaign_id) + "}:outbox"
+
+
+OUTBOXES = f"{PREFIX}:outboxes"  # sorted set: campaign id -> when effects were last stored for it
+
+
+def outbox_lease(campaign_id: str) -> str:
+    """Held by the one replica performing a campaign's stored effects."""
+    return lock(f"outbox:{campaign_id}")
+
+
+SCHEDULES = f"{PREFIX}:schedules"  # sorted set: schedule id -> next fire time (unix time)
+
+
+def schedule(schedule_id: str) -> str:
+    """A schedule (JSON)."""
+    return f"{PREFIX}:schedule:{schedule_id}"
+
+
+def channel_schedules(platform: str, channel_id: str) -> str:
+    """Set of the schedule ids of one channel."""
+    return f"{PREFIX}:schedules:{platform}:{channel_id}"
+
+
+def status_message(platform: str, campaign_id: str) -> str:
+    """The platform message id of a campaign's status line, so it is edited in place from any replica."""
+    return f"{PREFIX}:status:{platform}:{campaign_id}"
