@@ -45,7 +45,7 @@ def test_bad_settings_get_a_specific_answer(env: dict[str, str], needle: str) ->
 def test_unknown_toml_settings_are_named(tmp_path: Path) -> None:
     toml = tmp_path / "draftloop.toml"
     toml.write_text("web_prot = 1\n")
-    with pytest.raises(ConfigError, match="unknown settings .*web_prot"):
+    with pytest.raises(ConfigError, match=r"unknown settings .*web_prot"):
         load_config({"DRAFTLOOP_CONFIG": str(toml)})
 
 
