@@ -1,0 +1,294 @@
+"""The Discord adapter: a ``discord.Client`` that turns slash commands, reactions and button presses into
+service calls.
+
+- Slash commands are deferred (ephemeral) at once, then parsed with ``grammar.parse_options``; the
+  service's replies for the acting person come back as ephemeral follow-ups.
+- Reactions arrive as raw gateway events, so reactions on messages the client never cached are votes.
+  Each one carries an event id made of the gateway session and sequence number, so an event the gateway
+  delivers again (a resumed session replays what was missed) is handled once.
+- Buttons are ``ActionButton`` dynamic items: their custom id is the action id, so a button posted before
+  a restart still works.
+- The approver role (a role name or id) makes ``User.is_approver``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+from adapters.discord import commands
+from adapters.discord.attachments import DEFAULT_MAX_BYTES, AttachmentError, AttachmentFetcher
+from adapters.discord.presenter import PLATFORM, ActionButton, DiscordPresenter, acting, clip
+from bot.core import grammar
+from bot.core.commands import CommandError, Help
+from bot.core.model import User
+from bot.service import CampaignService
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT = 60.0
+_MAX_PENDING_EVENTS = 10_000
+_FAILED = "Sorry, something went wrong while handling that; please try again."
+ReactionKey = tuple[int, int, bool, str]
+
+
+def set_api_base(api_base: str) -> None:
+    """Point discord.py's REST calls (and so the gateway URL it asks for) at another Discord API."""
+    discord.http.Route.BASE = api_base.rstrip("/")
+
+
+def _emoji_key(emoji: Mapping[str, Any] | discord.PartialEmoji) -> str:
+    if isinstance(emoji, discord.PartialEmoji):
+        return str(emoji.id or emoji.name or "")
+    return str(emoji.get("id") or emoji.get("name") or "")
+
+
+def _attachment_key(option: str, filename: str) -> str:
+    return f"{option}-{re.sub(r'[^A-Za-z0-9._-]+', '_', filename)[:80] or 'image'}"
+
+
+def _chunks(text: str, size: int = 2000) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+class DiscordAdapter(discord.Client):
+    """The bot on Discord. ``start()`` connects and returns once the gateway is ready; ``stop()`` closes."""
+
+    def __init__(
+        self,
+        token: str,
+        service: CampaignService,
+        presenter: DiscordPresenter,
+        *,
+        api_base: str | None = None,
+        approver_role: str = "approver",
+        guild_ids: Iterable[int | str] | None = None,
+        max_attachment_bytes: int = DEFAULT_MAX_BYTES,
+        ready_timeout: float = READY_TIMEOUT,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.guild_reactions = True
+        super().__init__(intents=intents)
+        self.api_base = api_base
+        if api_base:
+            set_api_base(api_base)
+        self._token = token
+        self.service = service
+        self.presenter = presenter
+        self.approver_role = approver_role.strip()
+        self.guild_ids = tuple(int(g) for g in guild_ids or ())
+        self.ready_timeout = ready_timeout
+        self.fetcher = AttachmentFetcher(api_base=api_base, max_bytes=max_attachment_bytes)
+        self.tree: app_commands.CommandTree[DiscordAdapter] = app_commands.CommandTree(self)
+        commands.register(self.tree, self)
+        self.handled: Counter[str] = Counter()  # events fully handled, by kind
+        self._reaction_events: dict[ReactionKey, deque[str]] = {}
+        self._runner: asyncio.Task[None] | None = None
+        self._wrap_reaction_parsers()
+        presenter.bind(self, service.redis, service.read_artifact)
+
+    def __repr__(self) -> str:  # never the token
+        return f"<DiscordAdapter user={self.user!s} guilds={list(self.guild_ids)}>"
+
+    # --- lifecycle --------------------------------------------------------------------------------------
+
+    async def start(self, token: str = "", *, reconnect: bool = True) -> None:
+        """Log in, connect the gateway in a background task and wait until it is ready."""
+        await self.login(token or self._token)
+        if self.api_base:
+            # a plain Client connects to discord.py's default gateway; another API hands out its own
+            _, url, _ = await self.http.get_bot_gateway()
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        self._runner = asyncio.create_task(self.connect(reconnect=reconnect), name="discord-gateway")
+        ready = asyncio.create_task(self.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {self._runner, ready}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready in done:
+            return
+        ready.cancel()
+        if self._runner in done:
+            await self.stop()
+            self._runner.result()  # raises why the connection ended
+            raise ConnectionError("the Discord gateway closed before it was ready")
+        await self.stop()
+        raise TimeoutError(f"the Discord gateway was not ready within {self.ready_timeout:.0f} s")
+
+    async def stop(self) -> None:
+        await self.close()
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(runner, timeout=10)
+        await self.fetcher.close()
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ActionButton)
+        try:
+            if self.guild_ids:
+                for guild_id in self.guild_ids:
+                    guild = discord.Object(id=guild_id)
+                    self.tree.copy_global_to(guild=guild)
+                    await self.tree.sync(guild=guild)
+            else:
+                await self.tree.sync()
+        except discord.HTTPException as exc:
+            log.error("registering the slash commands failed (HTTP %s); existing ones stay", exc.status)
+
+    # --- people -----------------------------------------------------------------------------------------
+
+    def user_of(self, who: discord.abc.User | None, user_id: int | None = None) -> User:
+        if who is None:
+            uid = user_id or 0
+            return User(id=str(uid), is_bot=self.user is not None and uid == self.user.id)
+        roles = getattr(who, "roles", None) or []
+        wanted = self.approver_role
+        approver = bool(wanted) and any(r.name == wanted or str(r.id) == wanted for r in roles)
+        own = self.user is not None and who.id == self.user.id
+        return User(id=str(who.id), name=who.display_name, is_approver=approver, is_bot=who.bot or own)
+
+    # --- slash commands ---------------------------------------------------------------------------------
+
+    async def run_command(
+        self, interaction: discord.Interaction[Any], name: str, options: dict[str, Any]
+    ) -> None:
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            try:
+                replies = await self._command(interaction, name, options)
+            except Exception:
+                log.exception("/%s failed", name)
+                replies = [_FAILED]
+            await self._reply(interaction, replies)
+        finally:
+            self.handled["command"] += 1
+
+    async def _command(
+        self, interaction: discord.Interaction[Any], name: str, options: dict[str, Any]
+    ) -> list[str]:
+        values: dict[str, grammar.OptionValue] = {}
+        attachments: dict[str, bytes] = {}
+        for key, value in options.items():
+            if isinstance(value, discord.Attachment):
+                ref = _attachment_key(key, value.filename)
+                try:
+                    attachments[ref] = await self.fetcher.fetch(value.url, value.filename, value.size)
+                except AttachmentError as exc:
+                    return [f"--{key}: {exc}"]
+                values[key] = ref
+            else:
+                values[key] = value
+        parsed = grammar.parse_options(name, values)
+        if isinstance(parsed, CommandError):
+            return [parsed.text()]
+        if isinstance(parsed, Help):
+            return [grammar.help_text(parsed.topic)]
+        if interaction.guild_id is None:
+            return ["Campaigns live in server channels: use the commands in a channel of a server."]
+        channel = interaction.channel
+        if isinstance(channel, discord.Thread):
+            channel_id, thread_id = str(channel.parent_id), str(channel.id)
+        else:
+            channel_id, thread_id = str(interaction.channel_id), None
+        with acting() as act:
+            replies = await self.service.handle_command(
+                PLATFORM, channel_id, thread_id, self.user_of(interaction.user), parsed, attachments,
+                event_id=str(interaction.id),
+            )
+        return replies + [f"Started the campaign in <#{ref.thread_id}>." for ref in act.opened]
+
+    async def _reply(self, interaction: discord.Interaction[Any], replies: list[str]) -> None:
+        texts = [t for reply in replies for t in _chunks(reply) if t.strip()] or ["Done."]
+        for text in texts:
+            await interaction.followup.send(
+                clip(text), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+
+    # --- buttons ----------------------------------------------------------------------------------------
+
+    async def on_action_button(self, interaction: discord.Interaction[Any], action_id: str) -> None:
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            try:
+                replies = await self.service.handle_action(
+                    PLATFORM, action_id, self.user_of(interaction.user), event_id=str(interaction.id)
+                )
+            except Exception:
+                log.exception("button %s failed", action_id)
+                replies = [_FAILED]
+            await self._reply(interaction, replies)
+        finally:
+            self.handled["action"] += 1
+
+    # --- reactions --------------------------------------------------------------------------------------
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._reaction(payload, added=True)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._reaction(payload, added=False)
+
+    async def _reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
+        event_id = self._take_event_id(payload, added)  # before any await: handlers start in event order
+        try:
+            user = self.user_of(payload.member, payload.user_id)
+            refusal = await self.service.handle_reaction(
+                PLATFORM, str(payload.message_id), str(payload.emoji), user, added, event_id=event_id
+            )
+            if refusal:
+                log.debug("reaction on %s not counted: %s", payload.message_id, refusal)
+        except Exception:
+            log.exception("reaction on message %s failed", payload.message_id)
+        finally:
+            self.handled["reaction"] += 1
+
+    def _wrap_reaction_parsers(self) -> None:
+        """Note the gateway session and sequence number of each reaction event as it is parsed."""
+        parsers: dict[str, Any] | None = getattr(self._connection, "parsers", None)
+        if parsers is None:
+            log.warning("discord.py has no gateway parser table; redelivered reactions are not detected")
+            return
+        for event, added in (("MESSAGE_REACTION_ADD", True), ("MESSAGE_REACTION_REMOVE", False)):
+            original = parsers.get(event)
+            if original is None:
+                continue
+
+            def parse(data: dict[str, Any], original: Any = original, added: bool = added) -> None:
+                self._note_event(data, added)
+                original(data)
+
+            parsers[event] = parse
+
+    def _note_event(self, data: Mapping[str, Any], added: bool) -> None:
+        ws = self.ws
+        session = getattr(ws, "session_id", None)
+        seq = getattr(ws, "sequence", None)
+        if session is None or seq is None:
+            return
+        try:
+            key = (int(data["message_id"]), int(data["user_id"]), added, _emoji_key(data.get("emoji") or {}))
+        except (KeyError, TypeError, ValueError):
+            return
+        if len(self._reaction_events) > _MAX_PENDING_EVENTS:
+            self._reaction_events.clear()
+        self._reaction_events.setdefault(key, deque()).append(f"gw:{session}:{seq}")
+
+    def _take_event_id(self, payload: discord.RawReactionActionEvent, added: bool) -> str | None:
+        key = (payload.message_id, payload.user_id, added, _emoji_key(payload.emoji))
+        pending = self._reaction_events.get(key)
+        if not pending:
+            return None
+        event_id = pending.popleft()
+        if not pending:
+            del self._reaction_events[key]
+        return event_id

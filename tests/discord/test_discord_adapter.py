@@ -1,0 +1,163 @@
+"""The Discord adapter end to end: real discord.py client ↔ fake Discord ↔ real service on real Redis."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from bot.core.messages import NUMBER_EMOJI, parse_action_id
+from bot.core.model import ThreadRef
+from bot.state import keys
+from engine.api import JobKind
+from tests.discord.discord_stack import Stack, png
+from tests.discord.fake_discord import APPROVER_ROLE_ID, BOT_ID, CHANNEL_ID, FakeMessage, Interaction
+
+EPHEMERAL = 64
+
+
+async def replied(stack: Stack, inter: Interaction) -> str:
+    """The ephemeral follow-ups the bot sent for an interaction, joined."""
+    await stack.fake.wait_for(f"a reply to interaction {inter.id}", lambda: inter.followups)
+    assert inter.callbacks and inter.callbacks[0]["type"] == 5  # deferred first
+    assert inter.callbacks[0]["data"]["flags"] & EPHEMERAL
+    assert all(f["flags"] & EPHEMERAL for f in inter.followups)
+    return "\n".join(f["content"] for f in inter.followups)
+
+
+async def draft(stack: Stack, user: dict[str, Any], n: int = 4) -> tuple[str, str, FakeMessage]:
+    """/draft in the channel, the engine's results applied: (campaign id, thread id, grid message)."""
+    fake = stack.fake
+    inter = await fake.slash(user, "draft", {"prompt": "a red fox in snow", "n": n, "quorum": 10})
+    reply = await replied(stack, inter)
+    thread = fake.threads()[-1]
+    assert f"<#{thread['id']}>" in reply
+    campaign = await stack.service.campaign_for_thread(ThreadRef(
+        platform="discord", channel_id=CHANNEL_ID, thread_id=thread["id"]))
+    assert campaign is not None
+    await stack.deliver_all()
+    grids = [m for m in fake.in_channel(thread["id"]) if m.data["attachments"]]
+    assert len(grids) == 1
+    return campaign.id, thread["id"], grids[0]
+
+
+async def test_draft_opens_a_thread_and_posts_a_grid_with_reactions_and_buttons(stack: Stack) -> None:
+    fake = stack.fake
+    alice = fake.add_user("alice")
+    registered = {c["name"]: c for c in fake.commands.get(stack.adapter.guild_ids and str(
+        stack.adapter.guild_ids[0]), [])}
+    assert {"draft", "vary", "reroll", "select", "refine", "inpaint", "outpaint", "upscale", "faces",
+            "status", "cost", "cancel", "help"} <= set(registered)
+    draft_options = {o["name"]: o["type"] for o in registered["draft"]["options"]}
+    assert draft_options["prompt"] == 3 and draft_options["sref"] == 11 and draft_options["cref"] == 11
+    assert {o["name"]: o["type"] for o in registered["inpaint"]["options"]}["mask"] == 11
+
+    campaign_id, thread_id, grid = await draft(stack, alice, n=4)
+
+    thread = fake.channels[thread_id]
+    assert thread["name"] == "a red fox in snow" and thread["parent_id"] == CHANNEL_ID
+    attachments = grid.data["attachments"]
+    assert len(attachments) == 4
+    campaign = await stack.service.campaign(campaign_id)
+    assert campaign is not None
+    for number, att in zip(range(1, 5), attachments, strict=True):
+        served = fake.cdn[att["url"].split("/cdn/", 1)[1]]
+        assert served == stack.artifacts.get(campaign.candidates[number].artifact)
+        assert f"**#{number}**" in grid.content
+    assert fake.bot_reactions(grid.id) == list(NUMBER_EMOJI[:4])
+    custom_ids = grid.custom_ids()
+    assert custom_ids
+    for custom_id in custom_ids:
+        parsed = parse_action_id(custom_id)
+        assert parsed is not None and parsed[1] == campaign_id and 1 <= parsed[2] <= 4
+    # one status message for the campaign, edited in place
+    status_id = (await stack.redis.get(keys.status_message("discord", campaign_id))).decode()
+    status = fake.messages[status_id]
+    assert status.data["channel_id"] == thread_id
+    assert status.edits >= 1
+    posts = [c for c in fake.calls if c.method == "POST" and c.path == f"/channels/{thread_id}/messages"]
+    assert len(posts) == len(fake.in_channel(thread_id))
+
+
+async def test_reactions_vote_once_and_never_for_the_bot(stack: Stack) -> None:
+    fake = stack.fake
+    alice, bob, carol = fake.add_user("alice"), fake.add_user("bob"), fake.add_user("carol")
+    campaign_id, _, grid = await draft(stack, alice, n=4)
+    adapter = stack.adapter
+    await fake.wait_for("the bot's own reaction events", lambda: adapter.handled["reaction"] >= 4)
+    base = adapter.handled["reaction"]
+
+    one, two, three = NUMBER_EMOJI[:3]
+    await fake.react(alice["id"], grid.id, one)
+    await fake.react(bob["id"], grid.id, one)
+    await fake.react(carol["id"], grid.id, two)
+    await fake.react(carol["id"], grid.id, two, added=False)  # a removed reaction unvotes
+    added = await fake.react(alice["id"], grid.id, three)
+    await fake.react(alice["id"], grid.id, three, added=False)
+    await fake.redeliver(added)  # the same gateway event again: already handled
+    await fake.wait_for("seven reaction events", lambda: adapter.handled["reaction"] >= base + 7)
+
+    counts = await stack.service.vote_counts(campaign_id, 1)
+    assert {n: c for n, c in counts.items() if c} == {1: 2}
+    assert BOT_ID in fake.messages[grid.id].reactions[one]  # the bot's 1️⃣ is there and did not count
+
+
+async def test_a_bad_draft_option_is_answered_naming_the_flag(stack: Stack) -> None:
+    fake = stack.fake
+    alice = fake.add_user("alice")
+    inter = await fake.slash(alice, "draft", {"prompt": "a fox", "ar": "banana"})
+    reply = await replied(stack, inter)
+    assert "--ar" in reply
+    assert fake.threads() == [] and await stack.jobs() == []
+
+
+async def test_attachments_only_from_discord(stack: Stack) -> None:
+    fake = stack.fake
+    alice = fake.add_user("alice")
+    image = png(16, 3)
+    elsewhere = fake.attachment("fox.png", image, url=f"http://localhost:{fake.port}/evil/fox.png")
+    inter = await fake.slash(alice, "draft", {"prompt": "a fox"}, attachments={"sref": elsewhere})
+    reply = await replied(stack, inter)
+    assert "--sref" in reply and "not a file uploaded to Discord" in reply and "localhost" in reply
+    assert fake.other_hits == [] and fake.threads() == [] and await stack.jobs() == []
+
+    uploaded = fake.attachment("fox board.png", image)
+    inter = await fake.slash(alice, "draft", {"prompt": "a fox"}, attachments={"sref": uploaded})
+    await replied(stack, inter)
+    key = hashlib.sha256(image).hexdigest()
+    jobs = await stack.jobs()
+    assert len(jobs) == 1 and jobs[0].style_refs == [key] and stack.artifacts.exists(key)
+    assert len(fake.threads()) == 1
+
+
+async def test_a_button_works_after_a_restart(stack: Stack) -> None:
+    fake = stack.fake
+    alice = fake.add_user("alice")
+    campaign_id, _, grid = await draft(stack, alice, n=2)
+    vary = next(c for c in grid.custom_ids() if c.startswith("dl:vary:") and c.split(":")[3] == "1")
+    await stack.adapter.stop()
+
+    fresh = await stack.connect()
+    assert fresh is not stack.adapters[0] and len(fake.identifies) == 2
+    inter = await fake.press(alice, grid.id, vary)
+    await replied(stack, inter)
+    assert fresh.handled["action"] == 1
+    kinds = [j.kind for j in await stack.jobs() if j.campaign_id == campaign_id]
+    assert kinds == [JobKind.DRAFT, JobKind.VARIATION]
+
+
+async def test_the_approver_role_lets_a_non_owner_select(stack: Stack) -> None:
+    fake = stack.fake
+    owner, plain = fake.add_user("owner"), fake.add_user("plain")
+    approver = fake.add_user("approver", roles=(APPROVER_ROLE_ID,))
+    campaign_id, thread_id, _ = await draft(stack, owner, n=3)
+
+    inter = await fake.slash(plain, "select", {"numbers": "2"}, channel_id=thread_id)
+    assert "owner or an approver" in await replied(stack, inter)
+    campaign = await stack.service.campaign(campaign_id)
+    assert campaign is not None and campaign.rounds[0].winners == []
+
+    inter = await fake.slash(approver, "select", {"numbers": "2"}, channel_id=thread_id)
+    await replied(stack, inter)
+    campaign = await stack.service.campaign(campaign_id)
+    assert campaign is not None and campaign.rounds[0].winners == [2]
+    assert [j.kind for j in await stack.jobs()].count(JobKind.REFINE) == 1
