@@ -9,9 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -118,31 +118,132 @@ async def _watch_workers(stack: Stack, stop_event: asyncio.Event) -> None:
             await asyncio.wait_for(stop_event.wait(), timeout=2.0)
 
 
-async def serve(config: Config, *, with_workers: bool) -> int:
+@dataclass
+class AdapterSlot:
+    """One chat adapter as the wiring sees it: a presenter for the service, then start/stop."""
+
+    name: str
+    presenter: Presenter
+    start: Callable[[CampaignService], Awaitable[str]]  # returns where it listens, for the ready line
+    stop: Callable[[], Awaitable[None]]
+
+
+def web_slot(config: Config) -> AdapterSlot:
     from adapters.web.app import WebApp
     from adapters.web.presenter import WebPresenter
 
+    presenter = WebPresenter(state_path=config.data_dir.resolve() / "playground.json")
+    apps: list[WebApp] = []
+
+    async def start(service: CampaignService) -> str:
+        app = WebApp(service, presenter, config.web_host, config.web_port, config.web_token)
+        await app.start()
+        apps.append(app)
+        return app.url
+
+    async def stop() -> None:
+        for app in apps:
+            await app.stop()
+
+    return AdapterSlot("web", presenter, start, stop)
+
+
+def discord_slot(config: Config) -> AdapterSlot | None:
+    if not config.discord_token:
+        return None
+    from adapters.discord import DiscordPresenter, DiscordSettings, discord_adapter
+
+    token = config.discord_token
+    settings = DiscordSettings(
+        token=token,
+        api_url=config.discord_api_url,
+        approver_role=config.discord_approver_role,
+        guild_ids=tuple(int(p) for p in (config.discord_guild_ids or "").split(",") if p.strip()),
+    )
+    presenter = DiscordPresenter()
+    adapters: list[Any] = []
+
+    async def start(service: CampaignService) -> str:
+        adapter = discord_adapter(settings, service, presenter)
+        await adapter.start()
+        adapters.append(adapter)
+        return "discord gateway"
+
+    async def stop() -> None:
+        for adapter in adapters:
+            await adapter.stop()
+
+    return AdapterSlot("discord", presenter, start, stop)
+
+
+def slack_slot(config: Config) -> AdapterSlot | None:
+    if not config.slack_bot_token or not config.slack_signing_secret:
+        return None
+    from adapters.slack import SlackAdapter, SlackPresenter
+
+    token, secret = config.slack_bot_token, config.slack_signing_secret
+    presenter = SlackPresenter(token, api_url=config.slack_api_url)
+    approvers = tuple(p.strip() for p in (config.slack_approvers or "").split(",") if p.strip())
+    adapters: list[Any] = []
+
+    async def start(service: CampaignService) -> str:
+        adapter = SlackAdapter(
+            token,
+            secret,
+            service,
+            presenter,
+            api_url=config.slack_api_url,
+            approver_user_ids=approvers,
+            path=config.slack_path,
+        )
+        await adapter.start(config.slack_host, config.slack_port)
+        adapters.append(adapter)
+        return f"http://{config.slack_host}:{config.slack_port}{config.slack_path}"
+
+    async def stop() -> None:
+        for adapter in adapters:
+            await adapter.stop()
+
+    return AdapterSlot("slack", presenter, start, stop)
+
+
+def adapter_slots(config: Config) -> list[AdapterSlot]:
+    slots = [web_slot(config), discord_slot(config), slack_slot(config)]
+    return [slot for slot in slots if slot is not None]
+
+
+async def serve(config: Config, *, with_workers: bool) -> int:
     stop_event = asyncio.Event()
     _stop_on_signals(stop_event)
-    data_dir = config.data_dir.resolve()
-    presenter = WebPresenter(state_path=data_dir / "playground.json")
-    async with running_stack(config, {presenter.platform: presenter}, with_workers=with_workers) as stack:
-        web = WebApp(stack.service, presenter, config.web_host, config.web_port, config.web_token)
-        await web.start()
-        watcher = asyncio.create_task(_watch_workers(stack, stop_event))
-        print(
-            f"draftloop is ready: {web.url}  ({stack.describe()}; adapters: web — "
-            "Discord and Slack adapters are not in this release)",
-            flush=True,
-        )
+    slots = adapter_slots(config)
+    presenters = {slot.presenter.platform: slot.presenter for slot in slots}
+    async with running_stack(config, presenters, with_workers=with_workers) as stack:
+        started: list[AdapterSlot] = []
         try:
-            await stop_event.wait()
+            where = {}
+            for slot in slots:
+                where[slot.name] = await slot.start(stack.service)
+                started.append(slot)
+            watcher = asyncio.create_task(_watch_workers(stack, stop_event))
+            others = ", ".join(f"{name} ({at})" for name, at in where.items() if name != "web")
+            print(
+                f"draftloop is ready: {where['web']}  ({stack.describe()}; adapters: web"
+                f"{', ' + others if others else ''})",
+                flush=True,
+            )
+            try:
+                await stop_event.wait()
+            finally:
+                print("draftloop: stopping…", flush=True)
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
         finally:
-            print("draftloop: stopping…", flush=True)
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            await web.stop()
+            for slot in reversed(started):
+                try:
+                    await slot.stop()
+                except Exception:
+                    log.exception("stopping the %s adapter failed", slot.name)
     print("draftloop: stopped", flush=True)
     return 0
 
@@ -163,7 +264,3 @@ def up(config: Config) -> int:
 def bot_only(config: Config) -> int:
     _setup_logging(config)
     return asyncio.run(serve(config, with_workers=False))
-
-
-def data_path(config: Config, *parts: str) -> Path:
-    return config.data_dir.resolve().joinpath(*parts)

@@ -15,7 +15,8 @@ DEFAULT_WEB_PORT = 8765
 
 
 def _setting(env: str, help: str, default: Any = None) -> Any:
-    return field(default=default, metadata={"env": env, "help": help})
+    secret = any(word in env for word in ("TOKEN", "SECRET"))
+    return field(default=default, repr=not secret, metadata={"env": env, "help": help, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,25 @@ class Config:
     quota_images_per_day: int | None = _setting(
         "DRAFTLOOP_QUOTA_IMAGES_PER_DAY", "images one user may ask for per UTC day; unset = no quota"
     )
+    discord_token: str | None = _setting("DISCORD_TOKEN", "Discord bot token: starts the Discord adapter")
+    discord_api_url: str | None = _setting("DISCORD_API_URL", "another Discord API base (a proxy)")
+    discord_approver_role: str = _setting(
+        "DISCORD_APPROVER_ROLE", "Discord role (name or id) that may close votes", "approver"
+    )
+    discord_guild_ids: str | None = _setting(
+        "DISCORD_GUILD_IDS", "comma-separated guild ids: register commands per guild (immediate)"
+    )
+    slack_bot_token: str | None = _setting("SLACK_BOT_TOKEN", "Slack bot token: starts the Slack adapter")
+    slack_signing_secret: str | None = _setting("SLACK_SIGNING_SECRET", "Slack signing secret (required)")
+    slack_api_url: str | None = _setting("SLACK_API_URL", "another Slack Web API base (a proxy)")
+    slack_approvers: str | None = _setting(
+        "SLACK_APPROVERS", "comma-separated Slack user ids that may close votes"
+    )
+    slack_host: str = _setting("SLACK_HOST", "address the Slack events endpoint binds", "127.0.0.1")
+    slack_port: int = _setting("SLACK_PORT", "port of the Slack events endpoint", 3000)
+    slack_path: str = _setting(
+        "SLACK_PATH", "path for Slack events, commands and interactivity", "/slack/events"
+    )
     log_level: str = _setting("DRAFTLOOP_LOG_LEVEL", "logging level", "INFO")
 
     @property
@@ -51,8 +71,7 @@ class Config:
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            secret = any(word in f.name for word in ("token", "secret"))
-            out[f.name] = ("set" if value else "unset") if secret else value
+            out[f.name] = ("set" if value else "unset") if f.metadata["secret"] else value
         if self.redis_url and "@" in self.redis_url:
             out["redis_url"] = "…@" + self.redis_url.rsplit("@", 1)[1]
         return out
@@ -104,6 +123,16 @@ def load_config(environ: dict[str, str] | None = None, toml_path: Path | None = 
             kind = "a whole number" if str(f.type).startswith("int") else "a number"
             raise ConfigError(f"{env_name} must be {kind}, got {raw!r}") from exc
     config = Config(**values)
+    if config.slack_bot_token and not config.slack_signing_secret:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack requests can't be verified"
+        )
+    if config.discord_guild_ids and not all(
+        part.strip().isdigit() for part in config.discord_guild_ids.split(",") if part.strip()
+    ):
+        raise ConfigError(
+            f"DISCORD_GUILD_IDS must be comma-separated numbers, got {config.discord_guild_ids!r}"
+        )
     if config.web_host not in ("127.0.0.1", "localhost", "::1") and not config.web_token:
         raise ConfigError(
             f"DRAFTLOOP_WEB_HOST={config.web_host} binds beyond loopback: set DRAFTLOOP_WEB_TOKEN too"
