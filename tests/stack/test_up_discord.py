@@ -39,7 +39,9 @@ async def test_up_serves_discord_end_to_end(tmp_path: Path) -> None:
 
         # the worker in `up` really drafts both images; the bot posts them with number reactions
         msg = await fake.wait_for("the grid of drafts", grid, within=240)
-        assert await fake.wait_for("seeded reactions", lambda: len(fake.bot_reactions(msg.id)) == 2, within=30)
+        assert await fake.wait_for(
+            "seeded reactions", lambda: len(fake.bot_reactions(msg.id)) == 2, within=30
+        )
         assert "test-token-not-a-secret" not in up.output()
     finally:
         code = await asyncio.to_thread(up.stop)
