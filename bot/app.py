@@ -49,17 +49,28 @@ class Stack:
         return f"redis {where}, {len(self.workers)} worker(s), model {self.model}"
 
 
-def worker_command(config: Config, redis_url: str) -> list[str]:
-    argv = [sys.executable, "-m", "bot.cli", "worker", "--redis", redis_url, "--data", str(config.data_dir)]
+# Workers never talk to chat platforms: their environment doesn't carry the platforms' secrets.
+_CHAT_SECRETS = ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DRAFTLOOP_WEB_TOKEN")
+
+
+def worker_command(config: Config) -> list[str]:
+    argv = [sys.executable, "-m", "bot.cli", "worker", "--data", str(config.data_dir)]
     argv += ["--max-batch", str(config.max_batch)]
     argv += ["--model", config.model] if config.model else ["--tiny"]
     return argv
 
 
+def worker_env(config: Config, redis_url: str) -> dict[str, str]:
+    """The Redis URL (which may hold a password) goes in the environment, not on the command line."""
+    env = {k: v for k, v in os.environ.items() if k not in _CHAT_SECRETS}
+    env["REDIS_URL"] = redis_url
+    if config.tiny:
+        env.setdefault("HF_HUB_OFFLINE", "1")
+    return env
+
+
 def start_workers(config: Config, redis_url: str) -> list[subprocess.Popen[bytes]]:
-    env = dict(os.environ)
-    env.setdefault("HF_HUB_OFFLINE", "1" if config.tiny else env.get("HF_HUB_OFFLINE", "0"))
-    return [spawn(worker_command(config, redis_url), env) for _ in range(config.workers)]
+    return [spawn(worker_command(config), worker_env(config, redis_url)) for _ in range(config.workers)]
 
 
 @contextlib.asynccontextmanager
@@ -113,7 +124,8 @@ async def _watch_workers(stack: Stack, stop_event: asyncio.Event) -> None:
         for i, proc in enumerate(stack.workers):
             if proc.poll() is not None and not stop_event.is_set():
                 log.warning("engine worker exited with %s; starting another", proc.returncode)
-                stack.workers[i] = spawn(worker_command(stack.config, stack.redis_url))
+                env = worker_env(stack.config, stack.redis_url)
+                stack.workers[i] = spawn(worker_command(stack.config), env)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop_event.wait(), timeout=2.0)
 

@@ -123,7 +123,11 @@ class ResultConsumer:
         return _stream_entries(reply)
 
     async def ack(self, entry_id: str) -> None:
-        await self.redis.xack(self.stream, self.group, entry_id)
+        """Acknowledge and delete: the group is the stream's only reader, so a handled entry is garbage."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(self.stream, self.group, entry_id)
+            pipe.xdel(self.stream, entry_id)
+            await pipe.execute()
 
     async def results(self, stop: asyncio.Event | None = None) -> AsyncIterator[Result]:
         """Yield results; each is acknowledged when the loop body that received it completes.

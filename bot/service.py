@@ -228,10 +228,10 @@ class CampaignService:
         refusal = voting.check_vote(campaign, round_no, number, user)
         if refusal is not None:
             return refusal
-        if await self.votes.add(campaign_id, round_no, number, user.id, self.clock()) and rnd.quorum:
+        await self.votes.add(campaign_id, round_no, number, user.id, self.clock())
+        if rnd.quorum:  # also on a repeated vote: the attempt that stored it may have stopped before closing
             tally = await self.votes.tally(campaign_id, round_no, rnd.candidates)
             if voting.quorum_reached(tally, rnd.quorum):
-                await self.deadlines.remove(campaign_id, round_no)
                 await self._apply(
                     campaign_id,
                     CloseRound(round_no=round_no, reason="quorum", tally=tally),
@@ -314,7 +314,9 @@ class CampaignService:
         if campaign is None:
             return
         pending = campaign.pending.get(progress.job_id)
-        verb = _VERBS.get(pending.kind, "Working") if pending is not None else "Working"
+        if pending is None:  # finished or cancelled: its last steps arrive after the status moved on
+            return
+        verb = _VERBS.get(pending.kind, "Working")
         text = f"{verb}… step {progress.step}/{progress.total}"
         presenter = self.presenters.get(campaign.thread.platform)
         if presenter is not None:

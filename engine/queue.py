@@ -154,7 +154,12 @@ class JobQueue:
                 await self.redis.xclaim(stream, api.ENGINE_GROUP, self.consumer, 0, claim, justid=True)
 
     async def ack(self, delivery: Delivery) -> None:
-        await self.redis.xack(api.jobs_stream(delivery.lane), api.ENGINE_GROUP, delivery.entry_id)
+        """Acknowledge and delete: the group is the stream's only reader, so a finished entry is garbage."""
+        stream = api.jobs_stream(delivery.lane)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xack(stream, api.ENGINE_GROUP, delivery.entry_id)
+        pipe.xdel(stream, delivery.entry_id)
+        await pipe.execute()
 
     async def is_done(self, job_id: str) -> bool:
         return bool(await self.redis.exists(done_key(job_id)))

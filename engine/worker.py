@@ -124,6 +124,7 @@ class Worker:
         self.runner_calls = 0
         self._inflight: list[Delivery] = []
         self._inflight_images = 0
+        self._held: list[Delivery] = []  # read and not yet finished: the running batch and those after it
         self._next_reclaim = 0.0
 
     # --- the loop -------------------------------------------------------------------------------
@@ -220,8 +221,12 @@ class Worker:
             ready.append(d)
 
         batches = make_batches(ready, _job, lambda job: keys[job.job_id], self.config.max_batch)
-        for batch in batches:
-            await self._run_batch(batch)
+        self._held = list(ready)
+        try:
+            for batch in batches:
+                await self._run_batch(batch)
+        finally:
+            self._held = []
         for d in duplicates:  # the same job enqueued twice: ack the copy once the first is published
             if await self.queue.is_done(_job(d).job_id):
                 await self.queue.ack(d)
@@ -347,8 +352,8 @@ class Worker:
         while not stop.is_set():
             try:
                 await self.beat()
-                if self._inflight:
-                    await self.queue.keep_alive(list(self._inflight))
+                if self._held:
+                    await self.queue.keep_alive(list(self._held))
             except (RedisError, OSError):
                 log.debug("heartbeat failed", exc_info=True)
             await _wait(stop, tick)

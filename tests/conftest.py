@@ -32,6 +32,14 @@ async def redis(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
 
 
 @pytest.fixture
+async def second_client(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
+    """Another connection to the same Redis, as a second bot replica would have."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
 def tmp_data_dir(tmp_path: Path) -> Path:
     data = tmp_path / "data"
     data.mkdir()

@@ -75,3 +75,38 @@ def test_help_lists_the_subcommands() -> None:
     out = subprocess.run([sys.executable, "-m", "bot.cli", "--help"], capture_output=True, text=True).stdout
     for name in ("up", "bot", "worker", "demo", "bench", "models"):
         assert f"    {name} " in out
+
+
+def test_a_restarted_worker_gets_the_environment_of_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from bot.app import Stack, _watch_workers
+    from bot.processes import stop
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("DISCORD_TOKEN", "chat-secret-the-worker-never-needs")
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    stack = Stack(Config(data_dir=tmp_path), "redis://127.0.0.1:1", None, None, [exited])  # type: ignore[arg-type]
+
+    async def one_round() -> None:
+        stop_event = asyncio.Event()
+        watcher = asyncio.create_task(_watch_workers(stack, stop_event))
+        await asyncio.sleep(0)  # its first look at the workers restarts the exited one
+        stop_event.set()
+        await watcher
+
+    asyncio.run(one_round())
+    restarted = stack.workers[0]
+    assert restarted is not exited
+    try:
+        environ = Path(f"/proc/{restarted.pid}/environ").read_bytes().split(b"\0")
+        cmdline = Path(f"/proc/{restarted.pid}/cmdline").read_bytes()
+    finally:
+        stop(restarted)
+    assert b"HF_HUB_OFFLINE=1" in environ
+    assert b"REDIS_URL=redis://127.0.0.1:1" in environ
+    assert not any(b"chat-secret" in var for var in environ)
+    assert b"worker" in cmdline and b"redis://" not in cmdline

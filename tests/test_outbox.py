@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import redis.asyncio as aioredis
 from bot.core.messages import NUMBER_EMOJI, Message
 from bot.core.model import Stage, ThreadRef, User
 from bot.jobs import ResultConsumer
-from bot.redis_server import EmbeddedRedis
 from bot.service import CampaignService
 from engine import api
 from engine.api import JobKind
@@ -21,10 +19,10 @@ from engine.artifacts import ArtifactStore
 from tests.test_service import (
     OWNER,
     PLATFORM,
-    Clock,
     RecordingPresenter,
     World,
     finish,
+    make_world,
     queued_jobs,
     voting_campaign,
 )
@@ -58,17 +56,7 @@ class DownForFirstPost(RecordingPresenter):
 
 @pytest.fixture
 async def w(redis: aioredis.Redis, tmp_data_dir: Path) -> World:
-    artifacts = ArtifactStore(tmp_data_dir / "artifacts")
-    presenter, clock = RecordingPresenter(), Clock()
-    service = CampaignService(redis, artifacts, {PLATFORM: presenter}, clock=clock, retention_seconds=5000)
-    return World(redis, artifacts, presenter, clock, service)
-
-
-@pytest.fixture
-async def second_client(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
+    return make_world(redis, ArtifactStore(tmp_data_dir / "artifacts"))
 
 
 def replica(w: World, client: aioredis.Redis, presenter: RecordingPresenter) -> CampaignService:

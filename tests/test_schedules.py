@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,19 @@ import redis.asyncio as aioredis
 from bot.core.messages import NUMBER_EMOJI
 from bot.core.model import Stage, User
 from bot.core.schedule import next_fire
-from bot.redis_server import EmbeddedRedis
 from bot.service import CampaignService
 from engine.api import JobKind
 from engine.artifacts import ArtifactStore
-from tests.test_service import OWNER, PLATFORM, Clock, RecordingPresenter, World, finish, queued_jobs
+from tests.test_service import (
+    OWNER,
+    PLATFORM,
+    Clock,
+    RecordingPresenter,
+    World,
+    finish,
+    make_world,
+    queued_jobs,
+)
 
 # 2027-01-15 08:00 UTC, a Friday
 START = 1_800_000_000.0
@@ -27,17 +34,7 @@ NINE = START + 3600  # 09:00 UTC that day
 
 @pytest.fixture
 async def w(redis: aioredis.Redis, tmp_data_dir: Path) -> World:
-    artifacts = ArtifactStore(tmp_data_dir / "artifacts")
-    presenter, clock = RecordingPresenter(), Clock(START)
-    service = CampaignService(redis, artifacts, {PLATFORM: presenter}, clock=clock, retention_seconds=5000)
-    return World(redis, artifacts, presenter, clock, service)
-
-
-@pytest.fixture
-async def second_client(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
+    return make_world(redis, ArtifactStore(tmp_data_dir / "artifacts"), Clock(START))
 
 
 async def say(

@@ -4,7 +4,7 @@ import asyncio
 import io
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,18 +110,16 @@ def artifacts(tmp_data_dir: Path) -> ArtifactStore:
     return ArtifactStore(tmp_data_dir / "artifacts")
 
 
-@pytest.fixture
-async def world(redis: aioredis.Redis, artifacts: ArtifactStore) -> World:
-    presenter, clock = RecordingPresenter(), Clock()
+def make_world(redis: aioredis.Redis, artifacts: ArtifactStore, clock: Clock | None = None) -> World:
+    """The service over ``redis`` with a recording presenter and a clock the test moves."""
+    presenter, clock = RecordingPresenter(), clock or Clock()
     service = CampaignService(redis, artifacts, {PLATFORM: presenter}, clock=clock, retention_seconds=5000)
     return World(redis, artifacts, presenter, clock, service)
 
 
 @pytest.fixture
-async def second_client(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis.from_url(redis_server.url)
-    yield client
-    await client.aclose()
+async def world(redis: aioredis.Redis, artifacts: ArtifactStore) -> World:
+    return make_world(redis, artifacts)
 
 
 async def deliver(w: World, consumer_name: str = "bot-test") -> None:
@@ -634,3 +632,36 @@ async def test_help_status_and_cost_answer_in_a_channel_and_campaign_commands_sa
             "Start one with `/draft <prompt>` in the channel: it opens a campaign thread."
         )
     assert len(w.presenter.threads) == 3
+
+
+# --- progress and quorum after the fact -------------------------------------------------------
+
+
+async def test_progress_of_a_job_that_is_no_longer_running_leaves_the_status_line_alone(world: World) -> None:
+    w = world
+    campaign_id, _ = await voting_campaign(w)
+    campaign = await w.service.campaign(campaign_id)
+    assert campaign is not None
+    (draft_job,) = campaign.applied_results
+    before = list(w.presenter.statuses)
+    late = Progress(job_id=draft_job, campaign_id=campaign_id, step=3, total=4)
+    await w.service.relay_progress(late)  # published by the worker before its result, relayed after it
+    assert w.presenter.statuses == before
+    await w.service.handle_text(PLATFORM, "chan", "thread-1", OWNER, "/refine 2")
+    (refine,) = [j for j in await queued_jobs(w.redis) if j.kind == "refine"]
+    await w.service.handle_text(PLATFORM, "chan", "thread-1", OWNER, "/cancel")
+    before = list(w.presenter.statuses)
+    await w.service.relay_progress(Progress(job_id=refine.job_id, campaign_id=campaign_id, step=1, total=9))
+    assert w.presenter.statuses == before
+
+
+async def test_a_retried_vote_closes_a_round_whose_quorum_was_reached_but_not_closed(world: World) -> None:
+    w = world
+    campaign_id, message_id = await voting_campaign(w, "/draft fox --n 4 --quorum 2 --vote 10m")
+    await w.service.handle_reaction(PLATFORM, message_id, NUMBER_EMOJI[1], User(id="a"), True)
+    # a replica stored b's vote and stopped before closing the round; the platform retries the event
+    await w.service.votes.add(campaign_id, 1, 2, "b", w.clock.now)
+    await w.service.handle_reaction(PLATFORM, message_id, NUMBER_EMOJI[1], User(id="b"), True, event_id="e1")
+    campaign = await w.service.campaign(campaign_id)
+    assert campaign is not None and campaign.rounds[0].closed_by == "quorum"
+    assert campaign.rounds[0].winners == [2]

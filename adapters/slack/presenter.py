@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -32,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.emoji import to_slack
 from bot.core.messages import Button, Message, MessageKind, parse_action_id
 from bot.core.model import ThreadRef
+from bot.ports import Acting, ActingScope
 from bot.state import keys
 from bot.state.codec import as_str
 from bot.state.retention import DEFAULT_RETENTION_SECONDS
@@ -78,15 +77,7 @@ def mrkdwn(text: str) -> str:
     return _BOLD.sub(r"*\1*", escape(text))
 
 
-@dataclass
-class Acting:
-    """Who is acting in the request being handled, and the threads their command opened."""
-
-    user_id: str
-    opened: list[ThreadRef] = field(default_factory=list)
-
-
-_acting: contextvars.ContextVar[Acting | None] = contextvars.ContextVar("slack_acting", default=None)
+_acting = ActingScope("slack_acting")
 
 
 class SlackPresenter:
@@ -120,15 +111,9 @@ class SlackPresenter:
     # --- who is acting ------------------------------------------------------------------------------
 
     @staticmethod
-    @contextlib.contextmanager
-    def acting(user_id: str) -> Iterator[Acting]:
+    def acting(user_id: str) -> contextlib.AbstractContextManager[Acting]:
         """Within this block, private posts go to ``user_id`` and opened threads are recorded."""
-        act = Acting(user_id=user_id)
-        token = _acting.set(act)
-        try:
-            yield act
-        finally:
-            _acting.reset(token)
+        return _acting.enter(user_id)
 
     # --- the Presenter protocol ---------------------------------------------------------------------
 
@@ -136,7 +121,7 @@ class SlackPresenter:
         act = _acting.get()
         text = f"🎨 {escape(title.strip() or 'campaign')}"
         if act is not None:
-            text += f"\nstarted by <@{act.user_id}>"
+            text += f"\nstarted by <@{act.user}>"
         resp = await self.client.chat_postMessage(channel=channel_id, text=text, unfurl_links=False)
         ref = ThreadRef(platform=PLATFORM, channel_id=channel_id, thread_id=str(resp["ts"]))
         if act is not None:
@@ -148,7 +133,7 @@ class SlackPresenter:
         private = message.ephemeral or message.kind is MessageKind.ERROR
         if private and act is not None:
             resp = await self.client.chat_postEphemeral(
-                channel=thread.channel_id, user=act.user_id, thread_ts=thread.thread_id,
+                channel=thread.channel_id, user=act.user, thread_ts=thread.thread_id,
                 text=mrkdwn(message.text)[:MAX_FALLBACK_TEXT],
             )
             return message_id(thread.channel_id, str(resp.get("message_ts", "")))

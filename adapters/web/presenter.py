@@ -12,14 +12,11 @@ file loses only the chat history of the playground, not a campaign.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import logging
 import os
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +25,7 @@ from pydantic import BaseModel, Field, ValidationError
 from adapters.web.events import EventHub
 from bot.core.messages import Message, MessageKind
 from bot.core.model import ThreadRef
+from bot.ports import Acting, ActingScope
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +97,7 @@ class PlaygroundState(BaseModel):
     statuses: dict[str, str] = Field(default_factory=dict)  # "thread:campaign" -> message id
 
 
-@dataclass
-class Acting:
-    """Who is acting in the request being handled, and which threads their command opened."""
-
-    user: str
-    opened: list[ThreadRef] = field(default_factory=list)
-
-
-_acting: contextvars.ContextVar[Acting | None] = contextvars.ContextVar("draftloop_web_acting", default=None)
+_acting = ActingScope("draftloop_web_acting")
 
 
 def location(channel_id: str, thread_id: str | None) -> str:
@@ -185,15 +175,9 @@ class WebPresenter:
 
     # --- who is acting ------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def acting(self, user: str) -> Iterator[Acting]:
+    def acting(self, user: str) -> contextlib.AbstractContextManager[Acting]:
         """Within this block, ephemeral posts go to ``user`` and opened threads are recorded."""
-        act = Acting(user=user)
-        token = _acting.set(act)
-        try:
-            yield act
-        finally:
-            _acting.reset(token)
+        return _acting.enter(user)
 
     # --- the Presenter protocol ---------------------------------------------------------------------
 

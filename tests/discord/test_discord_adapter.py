@@ -9,8 +9,9 @@ from bot.core.messages import NUMBER_EMOJI, parse_action_id
 from bot.core.model import ThreadRef
 from bot.state import keys
 from engine.api import JobKind
-from tests.discord.discord_stack import Stack, png
+from tests.discord.discord_stack import Stack
 from tests.discord.fake_discord import APPROVER_ROLE_ID, BOT_ID, CHANNEL_ID, FakeMessage, Interaction
+from tests.support.engine_standin import png
 
 EPHEMERAL = 64
 
@@ -113,7 +114,7 @@ async def test_a_bad_draft_option_is_answered_naming_the_flag(stack: Stack) -> N
 async def test_attachments_only_from_discord(stack: Stack) -> None:
     fake = stack.fake
     alice = fake.add_user("alice")
-    image = png(16, 3)
+    image = png(16, 16, (3, 21, 39))
     elsewhere = fake.attachment("fox.png", image, url=f"http://localhost:{fake.port}/evil/fox.png")
     inter = await fake.slash(alice, "draft", {"prompt": "a fox"}, attachments={"sref": elsewhere})
     reply = await replied(stack, inter)

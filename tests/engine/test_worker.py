@@ -384,3 +384,29 @@ async def test_reclaim_walks_a_long_pending_list(redis: aioredis.Redis, store: A
     for _ in range(4):
         seen += [d.job.job_id for d in await worker.queue.reclaim(0, count=8) if d.job is not None]
     assert sorted(seen) == sorted(f"p{i}" for i in range(30))
+
+
+async def test_finished_jobs_leave_the_job_stream(redis: aioredis.Redis, store: ArtifactStore) -> None:
+    await enqueue(redis, make_job("j1", "camp-a"))
+    await enqueue(redis, make_job("j2", "camp-b", model="missing"))
+    async with running(redis, PaintRunner(), store):
+        await wait_results(redis, 2)
+    assert await pending(redis) == 0
+    assert await redis.xlen(api.jobs_stream("interactive")) == 0
+
+
+async def test_jobs_waiting_behind_a_long_batch_are_not_taken_by_another_worker(
+    redis: aioredis.Redis, store: ArtifactStore
+) -> None:
+    first, second = PaintRunner(step_delay=0.2), PaintRunner()
+    await enqueue(redis, make_job("long", "camp-a", steps=8))
+    await enqueue(redis, make_job("short", "camp-b", steps=1))
+    async with running(redis, first, store, visibility_timeout_s=0.6):
+        await until(lambda: _started(first))
+        async with running(redis, second, store, visibility_timeout_s=0.6):
+            await wait_results(redis, 2)
+    assert first.calls == [["long"], ["short"]] and second.calls == []
+
+
+async def _started(runner: PaintRunner) -> bool:
+    return bool(runner.calls)

@@ -14,7 +14,8 @@ from bot.core.messages import parse_action_id
 from bot.core.model import ThreadRef
 from engine.api import JobKind, Progress
 from tests.slack.fake_slack import BOT_USER_ID, FakeSlack, Posted
-from tests.slack.slack_stack import SlackStack, make_stack, png
+from tests.slack.slack_stack import SlackStack, make_stack
+from tests.support.engine_standin import png
 
 CHANNEL = "C0DESIGN"
 

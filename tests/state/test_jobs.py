@@ -95,3 +95,17 @@ async def test_unreadable_entries_are_dropped_and_the_iterator_acks_after_the_bo
         stop.set()
     assert seen == [("j1", 1)]
     assert await pending_count(redis) == 0
+
+
+async def test_handled_results_leave_the_stream(redis: aioredis.Redis) -> None:
+    consumer = ResultConsumer(redis, "bot-a")
+    await consumer.ensure_group()
+    for job_id in ("j1", "j2"):
+        await redis.xadd(api.RESULTS_STREAM, api.encode(result(job_id)))  # type: ignore[arg-type]
+    await redis.xadd(api.RESULTS_STREAM, {"data": "not json"})
+
+    async def keep(r: Result) -> None:
+        pass
+
+    assert await consumer.poll(keep) == 2
+    assert await redis.xlen(api.RESULTS_STREAM) == 0

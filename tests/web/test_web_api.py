@@ -15,7 +15,8 @@ from adapters.web.app import WebApp, WebConfigError, is_loopback
 from adapters.web.presenter import WebPresenter
 from bot.core.messages import NUMBER_EMOJI
 from engine.api import JobKind
-from tests.web.web_stack import Stack, make_stack, png
+from tests.support.engine_standin import png
+from tests.web.web_stack import Stack, make_stack
 
 HEADERS = {"X-Draftloop-Client": "test"}
 Client = TestClient[Any, Any]
