@@ -60,6 +60,7 @@ from engine.artifacts import ArtifactStore
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 
+WORKER_GONE_AFTER_SECONDS = 60.0
 _GONE = "This campaign no longer exists (finished campaigns are kept for a limited time)."
 _VERBS = {
     JobKind.DRAFT: "Drafting",
@@ -348,11 +349,16 @@ class CampaignService:
         for lane in api.LANES:
             lanes[lane] = await self._lane_stats(api.jobs_stream(lane))
         workers: dict[str, object] = {}
+        now = self.clock()
         for worker_id, raw in (await self.redis.hgetall(api.WORKERS_KEY)).items():  # type: ignore[misc]
             try:
-                workers[as_str(worker_id)] = WorkerBeat.model_validate_json(raw).model_dump()
+                beat = WorkerBeat.model_validate_json(raw)
             except ValueError:
                 continue
+            if now - beat.at > WORKER_GONE_AFTER_SECONDS:  # a worker that died without saying goodbye
+                await self.redis.hdel(api.WORKERS_KEY, worker_id)  # type: ignore[misc]
+                continue
+            workers[as_str(worker_id)] = beat.model_dump()
         counters: dict[str, float] = {}
         for name, raw in (await self.redis.hgetall(api.STATS_KEY)).items():  # type: ignore[misc]
             counters[as_str(name)] = float(raw)
@@ -370,8 +376,7 @@ class CampaignService:
             if as_str(group["name"]) != api.ENGINE_GROUP:
                 continue
             pending = int(group["pending"])
-            last = as_str(group["last-delivered-id"])
-            waiting = len(await self.redis.xrange(stream, min=f"({last}", max="+", count=10_000) or [])
+            waiting = max(0, length - pending)  # handled entries are deleted on ack
         return {"length": length, "waiting": waiting, "pending": pending}
 
     def read_artifact(self, key: str) -> bytes:

@@ -542,15 +542,18 @@ async def test_a_cancelled_campaign_expires_after_the_retention(world: World) ->
 async def test_engine_stats_report_queues_workers_and_counters(world: World) -> None:
     w = world
     await w.service.handle_text(PLATFORM, "chan", None, OWNER, "/draft fox --n 2")
-    beat = api.WorkerBeat(worker="gpu0", device="cpu", model="tiny-sd", at=1.0)
+    beat = api.WorkerBeat(worker="gpu0", device="cpu", model="tiny-sd", at=w.service.clock())
     await w.redis.hset(api.WORKERS_KEY, "gpu0", beat.model_dump_json())
+    dead = api.WorkerBeat(worker="gpu1", device="cpu", model="tiny-sd", at=w.service.clock() - 3600)
+    await w.redis.hset(api.WORKERS_KEY, "gpu1", dead.model_dump_json())
     await w.redis.hset(api.STATS_KEY, mapping={"jobs": 3, "device_ms": 1500})
     stats = await w.service.engine_stats()
     assert stats["lanes"] == {
         "interactive": {"length": 1, "waiting": 1, "pending": 0},
         "scheduled": {"length": 0, "waiting": 0, "pending": 0},
     }
-    assert stats["workers"] == {"gpu0": beat.model_dump()}
+    assert stats["workers"] == {"gpu0": beat.model_dump()}  # a worker silent for an hour is gone
+    assert not await w.redis.hexists(api.WORKERS_KEY, "gpu1")
     assert stats["counters"] == {"jobs": 3.0, "device_ms": 1500.0}
     await w.redis.xgroup_create(api.jobs_stream("interactive"), api.ENGINE_GROUP, id="0", mkstream=True)
     await w.redis.xreadgroup(api.ENGINE_GROUP, "gpu0", {api.jobs_stream("interactive"): ">"}, count=1)
