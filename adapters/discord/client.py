@@ -5,7 +5,10 @@ service calls.
   service's replies for the acting person come back as ephemeral follow-ups.
 - Reactions arrive as raw gateway events, so reactions on messages the client never cached are votes.
   Each one carries an event id made of the gateway session and sequence number, so an event the gateway
-  delivers again (a resumed session replays what was missed) is handled once.
+  delivers again (a resumed session replays what was missed) is handled once. One person's reactions on
+  one message are handled in the order they happened. A vote the service refuses is taken back (the
+  person's reaction is removed) and the reason goes to that person in a DM with a link to the message;
+  when their DMs are closed, a short reply in the thread mentions them and is deleted after a minute.
 - Buttons are ``ActionButton`` dynamic items: their custom id is the action id, so a button posted before
   a restart still works.
 - The approver role (a role name or id) makes ``User.is_approver``.
@@ -18,7 +21,7 @@ import contextlib
 import logging
 import re
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import discord
@@ -36,7 +39,9 @@ from bot.service import CampaignService
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
+NOTICE_SECONDS = 60.0  # how long a refusal shown in the thread (DMs closed) stays
 _MAX_PENDING_EVENTS = 10_000
+_DMS_CLOSED = 50007  # "Cannot send messages to this user"
 _FAILED = "Sorry, something went wrong while handling that; please try again."
 ReactionKey = tuple[int, int, bool, str]
 
@@ -60,6 +65,31 @@ def _chunks(text: str, size: int = 2000) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
+def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+class _KeyedLocks:
+    """One lock per key, held only while someone uses it; waiters get it in the order they asked."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Any, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Any) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class DiscordAdapter(discord.Client):
     """The bot on Discord. ``start()`` connects and returns once the gateway is ready; ``stop()`` closes."""
 
@@ -74,6 +104,7 @@ class DiscordAdapter(discord.Client):
         guild_ids: Iterable[int | str] | None = None,
         max_attachment_bytes: int = DEFAULT_MAX_BYTES,
         ready_timeout: float = READY_TIMEOUT,
+        notice_seconds: float = NOTICE_SECONDS,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
@@ -88,11 +119,14 @@ class DiscordAdapter(discord.Client):
         self.approver_role = approver_role.strip()
         self.guild_ids = tuple(int(g) for g in guild_ids or ())
         self.ready_timeout = ready_timeout
+        self.notice_seconds = notice_seconds
         self.fetcher = AttachmentFetcher(api_base=api_base, max_bytes=max_attachment_bytes)
         self.tree: app_commands.CommandTree[DiscordAdapter] = app_commands.CommandTree(self)
         commands.register(self.tree, self)
         self.handled: Counter[str] = Counter()  # events fully handled, by kind
         self._reaction_events: dict[ReactionKey, deque[str]] = {}
+        self._reaction_order = _KeyedLocks()  # (message, user) -> handled one at a time, in order
+        self._notices: set[asyncio.Task[None]] = set()  # thread replies waiting to be deleted
         self._runner: asyncio.Task[None] | None = None
         self._wrap_reaction_parsers()
         presenter.bind(self, service.redis, service.read_artifact)
@@ -125,6 +159,11 @@ class DiscordAdapter(discord.Client):
         raise TimeoutError(f"the Discord gateway was not ready within {self.ready_timeout:.0f} s")
 
     async def stop(self) -> None:
+        notices = list(self._notices)
+        for task in notices:
+            task.cancel()  # each deletes its reply now
+        if notices:
+            await asyncio.wait(notices, timeout=10)
         await self.close()
         runner, self._runner = self._runner, None
         if runner is not None:
@@ -241,16 +280,61 @@ class DiscordAdapter(discord.Client):
     async def _reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
         event_id = self._take_event_id(payload, added)  # before any await: handlers start in event order
         try:
-            user = self.user_of(payload.member, payload.user_id)
-            refusal = await self.service.handle_reaction(
-                PLATFORM, str(payload.message_id), str(payload.emoji), user, added, event_id=event_id
-            )
-            if refusal:
-                log.debug("reaction on %s not counted: %s", payload.message_id, refusal)
+            refusal = None
+            async with self._reaction_order.hold((payload.message_id, payload.user_id)):
+                user = self.user_of(payload.member, payload.user_id)
+                refusal = await self.service.handle_reaction(
+                    PLATFORM, str(payload.message_id), str(payload.emoji), user, added, event_id=event_id
+                )
+            if refusal and added:
+                await self._refused(payload, refusal)
         except Exception:
             log.exception("reaction on message %s failed", payload.message_id)
         finally:
             self.handled["reaction"] += 1
+
+    async def _refused(self, payload: discord.RawReactionActionEvent, refusal: str) -> None:
+        """Take the reaction back, so it does not look like a counted vote, and tell its author why."""
+        channel = self.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
+        message = channel.get_partial_message(payload.message_id)
+        taken_back = True
+        try:
+            await message.remove_reaction(payload.emoji, discord.Object(id=payload.user_id))
+        except discord.HTTPException as exc:
+            taken_back = False
+            log.warning("could not remove a refused reaction on %s (HTTP %s)", payload.message_id, exc.status)
+        what = f"Your {payload.emoji} vote was not counted"
+        if taken_back:
+            what += " and your reaction was removed"
+        link = message_link(payload.guild_id, payload.channel_id, payload.message_id)
+        try:
+            dm = await self.create_dm(discord.Object(id=payload.user_id))
+            await dm.send(clip(f"{what}: {refusal}\n{link}"), allowed_mentions=discord.AllowedMentions.none())
+            return
+        except discord.Forbidden as exc:
+            if exc.code != _DMS_CLOSED:
+                raise
+        # their DMs are closed: a short reply in the thread, gone after a while
+        notice = await channel.send(
+            clip(f"<@{payload.user_id}> {what}: {refusal}"),
+            reference=message.to_reference(fail_if_not_exists=False),
+            allowed_mentions=discord.AllowedMentions(
+                users=[discord.Object(id=payload.user_id)], replied_user=False
+            ),
+        )
+        task = asyncio.create_task(self._delete_later(notice), name="discord-notice")
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
+
+    async def _delete_later(self, notice: discord.Message) -> None:
+        try:
+            await asyncio.sleep(self.notice_seconds)
+        finally:  # also when stopping: the reply goes now
+            try:
+                await notice.delete()
+            except discord.HTTPException as exc:
+                if not isinstance(exc, discord.NotFound):
+                    log.warning("could not delete the refusal reply %s (HTTP %s)", notice.id, exc.status)
 
     def _wrap_reaction_parsers(self) -> None:
         """Note the gateway session and sequence number of each reaction event as it is parsed."""

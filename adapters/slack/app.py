@@ -23,7 +23,9 @@ What people do, and what the bot calls:
   message mentioning the bot, is a command; its files are fetched only from Slack's file hosts (plus the
   host of a configured API base), with the bot token and a byte limit.
 - ``reaction_added`` / ``reaction_removed`` → ``handle_reaction`` with the envelope's ``event_id``, so a
-  retried delivery (``X-Slack-Retry-Num``) counts once; the bot's own reactions never count.
+  retried delivery (``X-Slack-Retry-Num``) counts once; the bot's own reactions never count. A refused
+  vote is explained to the voter with ``chat.postEphemeral`` in the campaign thread (an app cannot remove
+  another person's reaction, so the text asks them to).
 - Buttons (``block_actions``) → ``handle_action`` with the ``dl:`` action id the button carries.
 """
 
@@ -311,8 +313,21 @@ class SlackAdapter:
             PLATFORM, f"{channel}:{item['ts']}", from_slack(str(event.get("reaction", ""))), user, added,
             event_id=body.get("event_id"),
         )
-        if refusal:
-            await self._ephemeral(channel, user.id, refusal, None)
+        if refusal and added:
+            # Slack lets no app remove someone else's reaction: the reason goes to that person, in the
+            # campaign's thread, with a hint to take the reaction back
+            name = str(event.get("reaction", ""))
+            reason = refusal.rstrip()
+            if not reason.endswith((".", "!", "?")):
+                reason += "."
+            text = f"Your :{name}: vote was not counted: {reason} You can remove that reaction."
+            await self._ephemeral(channel, user.id, text, await self._thread_of(f"{channel}:{item['ts']}"))
+
+    async def _thread_of(self, message_id: str) -> str | None:
+        """The campaign thread a voting grid is in (None when the grid is unknown)."""
+        ref = await self.service.messages.lookup(PLATFORM, message_id)
+        campaign = await self.service.campaign(ref[0]) if ref is not None else None
+        return campaign.thread.thread_id if campaign is not None else None
 
     async def _action(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         user_id = str((body.get("user") or {}).get("id", ""))

@@ -126,6 +126,18 @@ def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+_FLAGS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _flag(value: Any) -> bool | None:
+    """A JSON boolean, or one of the strings "true", "false", "1", "0"; None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return _FLAGS.get(value)
+    return None
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
@@ -448,7 +460,9 @@ class WebApp:
             return _json_error(400, "emoji missing")
         if msg.visible_to is not None and msg.visible_to != user.id:
             return _json_error(404, "no such message")
-        added = bool(body.get("added", user.id not in msg.reactions.get(emoji, [])))
+        added = _flag(body.get("added", user.id not in msg.reactions.get(emoji, [])))
+        if added is None:
+            return _json_error(400, 'added must be true or false (or "true", "false", "1", "0")')
         event_id = self._event_id(body)
 
         async def run() -> dict[str, Any]:

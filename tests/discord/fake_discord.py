@@ -1,7 +1,8 @@
 """A local stand-in for Discord: REST API v10, gateway v10 (JSON text frames) and a CDN, on 127.0.0.1.
 
 It implements what the adapter uses and records everything the bot did. Helpers inject what people do:
-a slash command, a reaction (added or removed) and a button press, as a given user with roles. Every
+a slash command, a reaction (added or removed) and a button press, as a given user with roles. A user in
+``dms_closed`` accepts no direct messages (Discord's 403, code 50007), as with DMs turned off. Every
 dispatched gateway frame keeps its sequence number, so ``redeliver`` can send the same event again, as
 a resumed gateway session does.
 """
@@ -113,6 +114,8 @@ class FakeDiscord:
         self._seq = 0
         self._session = ""
         self.frames: list[dict[str, Any]] = []  # dispatched gateway frames, in order
+        self.dms_closed: set[str] = set()  # user ids that accept no direct messages
+        self.deleted: list[FakeMessage] = []  # messages deleted through the API, in order
 
     # --- server -------------------------------------------------------------------------------------------
 
@@ -254,6 +257,15 @@ class FakeDiscord:
     def bot_reactions(self, message_id: str) -> list[str]:
         return [e for e, users in self.messages[message_id].reactions.items() if BOT_ID in users]
 
+    def reactors(self, message_id: str, emoji: str) -> list[str]:
+        return list(self.messages[message_id].reactions.get(emoji, []))
+
+    def dms_to(self, user_id: str) -> list[FakeMessage]:
+        """The direct messages the bot sent to a user."""
+        dm_ids = {cid for cid, c in self.channels.items()
+                  if c["type"] == 1 and any(r["id"] == user_id for r in c["recipients"])}
+        return [m for m in self.messages.values() if m.data["channel_id"] in dm_ids]
+
     def attachment(self, filename: str, data: bytes, *, url: str | None = None) -> dict[str, Any]:
         """An uploaded attachment served by the fake CDN (or at ``url``, which this server may not serve)."""
         aid = str(next(self._ids))
@@ -370,9 +382,16 @@ class FakeDiscord:
             return json_response(await self._thread(p[1], body, None))
         if p[:1] == ["channels"] and len(p) == 5 and p[4] == "threads" and method == "POST":
             return json_response(await self._thread(p[1], body, p[3]))
+        if p == ["users", "@me", "channels"] and method == "POST":
+            return json_response(self._dm_channel(str((body or {}).get("recipient_id", ""))))
         if p[:1] == ["channels"] and len(p) == 3 and p[2] == "messages" and method == "POST":
-            msg = self._message(p[1], body or {}, files)
-            return json_response(msg.data)
+            channel = self.channels.get(p[1])
+            if channel is None:
+                return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+            if channel["type"] == 1 and channel["recipients"][0]["id"] in self.dms_closed:
+                return json_response({"message": "Cannot send messages to this user", "code": 50007},
+                                     status=403)
+            return json_response(self._message(p[1], body or {}, files).data)
         if p[:1] == ["channels"] and len(p) == 4 and p[2] == "messages":
             msg = self.messages.get(p[3])
             if msg is None:
@@ -383,18 +402,22 @@ class FakeDiscord:
                 msg.edits += 1
                 return json_response(msg.data)
             if method == "DELETE":
-                del self.messages[p[3]]
+                self.deleted.append(self.messages.pop(p[3]))
                 return web.Response(status=204)
             return json_response(msg.data)
-        if p[:1] == ["channels"] and len(p) == 7 and p[4] == "reactions" and p[6] == "@me":
+        if p[:1] == ["channels"] and len(p) == 7 and p[4] == "reactions":
             msg = self.messages.get(p[3])
             if msg is None:
                 return json_response({"message": "Unknown Message", "code": 10008}, status=404)
-            emoji = p[5]
-            if method == "PUT":
+            emoji, who = p[5], (BOT_ID if p[6] == "@me" else p[6])
+            if method == "PUT" and who == BOT_ID:
                 await self.react(BOT_ID, msg.id, emoji, added=True)
             elif method == "DELETE":
-                await self.react(BOT_ID, msg.id, emoji, added=False)
+                if who not in msg.reactions.get(emoji, []):
+                    return json_response({"message": "Unknown Emoji", "code": 10014}, status=404)
+                await self.react(who, msg.id, emoji, added=False)
+            else:
+                return json_response({"message": "Method Not Allowed", "code": 0}, status=405)
             return web.Response(status=204)
         if p[:1] == ["interactions"] and p[-1] == "callback":
             inter = self.interactions[p[1]]
@@ -413,6 +436,15 @@ class FakeDiscord:
         if p[:1] == ["webhooks"] and p[-2:] == ["messages", "@original"]:
             return json_response(self._message_payload(CHANNEL_ID, body or {}, []))
         return json_response({"message": f"not implemented: {method} /{'/'.join(p)}", "code": 0}, status=404)
+
+    def _dm_channel(self, user_id: str) -> dict[str, Any]:
+        for channel in self.channels.values():
+            if channel["type"] == 1 and channel["recipients"][0]["id"] == user_id:
+                return channel
+        cid = str(next(self._ids))
+        channel = {"id": cid, "type": 1, "last_message_id": None, "recipients": [self.users[user_id]]}
+        self.channels[cid] = channel
+        return channel
 
     async def _thread(self, channel_id: str, body: dict[str, Any], message_id: str | None) -> dict[str, Any]:
         tid = message_id or str(next(self._ids))
@@ -447,13 +479,20 @@ class FakeDiscord:
     def _message_payload(
         self, channel_id: str, body: dict[str, Any], attachments: list[dict[str, Any]], mid: str | None = None
     ) -> dict[str, Any]:
-        return {
+        channel = self.channels.get(channel_id)
+        reference = body.get("message_reference") or None
+        payload = {
             "id": mid or str(next(self._ids)), "channel_id": channel_id, "guild_id": GUILD_ID,
             "author": self.bot, "content": body.get("content") or "", "timestamp": _now(),
             "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
             "mention_roles": [], "attachments": attachments, "embeds": [], "pinned": False, "type": 0,
             "flags": int(body.get("flags") or 0), "components": body.get("components") or [],
         }
+        if reference:
+            payload["message_reference"] = reference
+        if channel is not None and channel["type"] == 1:
+            del payload["guild_id"]
+        return payload
 
     # --- payloads -----------------------------------------------------------------------------------------
 

@@ -10,7 +10,14 @@ from bot.core.model import ThreadRef
 from bot.state import keys
 from engine.api import JobKind
 from tests.discord.discord_stack import Stack
-from tests.discord.fake_discord import APPROVER_ROLE_ID, BOT_ID, CHANNEL_ID, FakeMessage, Interaction
+from tests.discord.fake_discord import (
+    APPROVER_ROLE_ID,
+    BOT_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    FakeMessage,
+    Interaction,
+)
 from tests.support.engine_standin import png
 
 EPHEMERAL = 64
@@ -162,3 +169,78 @@ async def test_the_approver_role_lets_a_non_owner_select(stack: Stack) -> None:
     campaign = await stack.service.campaign(campaign_id)
     assert campaign is not None and campaign.rounds[0].winners == [2]
     assert [j.kind for j in await stack.jobs()].count(JobKind.REFINE) == 1
+
+
+async def closed_round(stack: Stack, owner: dict[str, Any]) -> tuple[str, str, FakeMessage]:
+    """A two-image campaign whose round 1 the owner closed by picking #1."""
+    campaign_id, thread_id, grid = await draft(stack, owner, n=2)
+    inter = await stack.fake.slash(owner, "select", {"numbers": "1"}, channel_id=thread_id)
+    await replied(stack, inter)
+    campaign = await stack.service.campaign(campaign_id)
+    assert campaign is not None and campaign.rounds[0].winners == [1] and not campaign.rounds[0].open
+    return campaign_id, thread_id, grid
+
+
+async def test_a_refused_vote_is_taken_back_and_explained_in_a_dm(stack: Stack) -> None:
+    fake = stack.fake
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    campaign_id, thread_id, grid = await closed_round(stack, alice)
+    before = await stack.service.vote_counts(campaign_id, 1)
+    two = NUMBER_EMOJI[1]
+    adapter = stack.adapter
+    await fake.wait_for("the bot's own reaction events", lambda: adapter.handled["reaction"] >= 2)
+    handled = adapter.handled["reaction"]
+
+    await fake.react(bob["id"], grid.id, two)
+    [dm] = await fake.wait_for("a DM to bob", lambda: fake.dms_to(bob["id"]))
+    assert "Round 1 is closed" in dm.content and "#1" in dm.content
+    assert f"https://discord.com/channels/{GUILD_ID}/{thread_id}/{grid.id}" in dm.content
+    removal = f"/channels/{thread_id}/messages/{grid.id}/reactions/{two}/{bob['id']}"
+    assert any(c.method == "DELETE" and c.path == removal for c in fake.calls)
+    assert bob["id"] not in fake.reactors(grid.id, two)
+    assert BOT_ID in fake.reactors(grid.id, two)  # only bob's reaction was taken back
+    # the removal comes back as a reaction event; once it is handled too, nothing was counted
+    await fake.wait_for("bob's reaction and its removal handled",
+                        lambda: adapter.handled["reaction"] >= handled + 2)
+    assert await stack.service.vote_counts(campaign_id, 1) == before
+    assert not any(bob["id"] in m.content for m in fake.in_channel(thread_id))
+
+
+async def test_a_refused_vote_with_dms_closed_is_explained_in_the_thread_then_deleted(stack: Stack) -> None:
+    fake = stack.fake
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    fake.dms_closed.add(bob["id"])
+    campaign_id, thread_id, grid = await closed_round(stack, alice)
+    before = await stack.service.vote_counts(campaign_id, 1)
+    two = NUMBER_EMOJI[1]
+
+    await fake.react(bob["id"], grid.id, two)
+    [notice] = await fake.wait_for("a reply mentioning bob", lambda: [
+        m for m in fake.in_channel(thread_id) if f"<@{bob['id']}>" in m.content])
+    assert "Round 1 is closed" in notice.content
+    assert str(notice.data["message_reference"]["message_id"]) == grid.id
+    sent = next(c for c in fake.calls if c.method == "POST" and c.path == f"/channels/{thread_id}/messages"
+                and f"<@{bob['id']}>" in (c.body or {}).get("content", ""))
+    assert [str(u) for u in sent.body["allowed_mentions"]["users"]] == [bob["id"]]
+    assert fake.dms_to(bob["id"]) == []
+    assert bob["id"] not in fake.reactors(grid.id, two)
+    assert await stack.service.vote_counts(campaign_id, 1) == before
+
+    await stack.adapter.stop()  # a reply still waiting for its deletion is deleted on the way out
+    assert notice in fake.deleted and notice.id not in fake.messages
+
+
+async def test_a_refused_vote_before_voting_opens_is_taken_back(stack: Stack) -> None:
+    fake = stack.fake
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    campaign_id, thread_id, grid = await draft(stack, alice, n=2)
+    inter = await fake.slash(alice, "draft", {"prompt": "a blue fox"}, channel_id=thread_id)  # round 2
+    await replied(stack, inter)
+    campaign = await stack.service.campaign(campaign_id)
+    assert campaign is not None and len(campaign.rounds) == 2
+
+    await fake.react(bob["id"], grid.id, NUMBER_EMOJI[0])
+    [dm] = await fake.wait_for("a DM to bob", lambda: fake.dms_to(bob["id"]))
+    assert "Round 1" in dm.content
+    assert bob["id"] not in fake.reactors(grid.id, NUMBER_EMOJI[0])
+    assert await stack.service.vote_counts(campaign_id, 1) == {1: 0, 2: 0}

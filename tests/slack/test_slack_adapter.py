@@ -288,3 +288,28 @@ async def test_the_status_line_is_one_message_edited_in_place_across_restarts(
         assert [m for m in fake.in_thread(CHANNEL, started.thread_ts) if "step 3/4" in m.text] == [status]
     finally:
         await fresh.close()
+
+
+async def test_a_refused_vote_is_explained_to_the_voter_in_the_thread(stack: SlackStack) -> None:
+    started = await start_campaign(stack, n=2)
+    fake, send = stack.fake, stack.sender
+    assert (await send.slash("/dl", "select 1", user="U1", channel=CHANNEL)).status == 200
+    await stack.settle()
+    campaign = await stack.service.campaign(started.campaign_id)
+    assert campaign is not None and campaign.rounds[0].winners == [1] and not campaign.rounds[0].open
+    before = await stack.service.vote_counts(started.campaign_id, started.round_no)
+    posts_before = len(fake.calls_of("chat.postMessage"))
+
+    assert (await send.reaction("two", user="U2", channel=CHANNEL, ts=started.grid.ts)).status == 200
+    await stack.settle()
+    [told] = fake.ephemerals_for("U2")
+    assert told.channel == CHANNEL and told.thread_ts == started.thread_ts
+    assert "Round 1 is closed" in told.text and "#1" in told.text and ":two:" in told.text
+    assert await stack.service.vote_counts(started.campaign_id, started.round_no) == before
+    assert len(fake.calls_of("chat.postMessage")) == posts_before  # nobody else sees it
+
+    # taking the refused reaction back is no vote either, and is not answered
+    await send.reaction("two", user="U2", channel=CHANNEL, ts=started.grid.ts, added=False)
+    await stack.settle()
+    assert len(fake.ephemerals_for("U2")) == 1
+    assert await stack.service.vote_counts(started.campaign_id, started.round_no) == before

@@ -149,6 +149,36 @@ async def test_reactions_vote_and_show_counts(stack: Stack, client: Client) -> N
     assert (await stack.service.vote_counts(campaign_id, grid["round_no"]))[numbers[1]] == 1
 
 
+async def test_react_reads_added_as_a_boolean_or_its_string_forms(stack: Stack, client: Client) -> None:
+    _, grid = await start_voting(stack, client, n=2)
+    campaign_id, round_no = grid["campaign_id"], grid["round_no"]
+    first, second = (img["number"] for img in grid["images"])
+    one, two = NUMBER_EMOJI[:2]
+
+    async def react(emoji: str, added: Any, status: int = 200) -> dict[str, Any]:
+        return await post(client, "/api/react", {
+            "message_id": grid["id"], "emoji": emoji, "added": added, "user": "ben",
+            "event_id": uuid.uuid4().hex,
+        }, status=status)
+
+    async def counts() -> dict[int, int]:
+        return await stack.service.vote_counts(campaign_id, round_no)
+
+    for added, expected in (("true", 1), ("false", 0), ("1", 1), ("0", 0), (True, 1), (False, 0)):
+        out = await react(one, added)
+        assert out["ok"], out
+        assert (await counts())[first] == expected, added
+        users = next(r for r in out["reactions"] if r["emoji"] == one)["users"]
+        assert users == (["ben"] if expected else [])
+
+    await react(two, True)
+    bad: Any
+    for bad in ("yes", "False", "", 1, 0, None, [], {}):
+        out = await react(two, bad, status=400)
+        assert "added" in out["error"]
+    assert await counts() == {first: 0, second: 1}
+
+
 async def test_a_vote_the_round_refuses_is_taken_back_and_explained(
     stack: Stack, client: Client
 ) -> None:
