@@ -208,6 +208,7 @@ class WebApp:
         r.add_get("/api/stats", self.stats)
         r.add_get("/api/help", self.help)
         r.add_get("/api/events", self.events)
+        r.add_get("/metrics", self.metrics)
         app.on_shutdown.append(self._on_shutdown)
         return app
 
@@ -272,7 +273,7 @@ class WebApp:
             # bound to loopback without a token: a page from elsewhere reaching us by a DNS name is refused
             return _json_error(403, "the playground answers only on localhost / 127.0.0.1")
         path = request.path
-        guarded = path.startswith("/api/") or path.startswith("/artifacts/")
+        guarded = path.startswith(("/api/", "/artifacts/", "/metrics"))
         if guarded and not self._token_ok(request):
             return _json_error(
                 401, "token required: send Authorization: Bearer <token>, or open /?token=<token> once"
@@ -381,6 +382,12 @@ class WebApp:
     async def stats(self, request: web.Request) -> web.Response:
         stats = await _resolve(self.service.engine_stats())
         return web.json_response({"stats": _jsonable(stats)})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        from bot.metrics import prometheus_text
+
+        stats = await _resolve(self.service.engine_stats())
+        return web.Response(text=prometheus_text(stats), content_type="text/plain", charset="utf-8")
 
     async def help(self, request: web.Request) -> web.Response:
         from bot.core.grammar import help_text

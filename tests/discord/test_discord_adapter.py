@@ -51,8 +51,8 @@ async def draft(stack: Stack, user: dict[str, Any], n: int = 4) -> tuple[str, st
 async def test_draft_opens_a_thread_and_posts_a_grid_with_reactions_and_buttons(stack: Stack) -> None:
     fake = stack.fake
     alice = fake.add_user("alice")
-    registered = {c["name"]: c for c in fake.commands.get(stack.adapter.guild_ids and str(
-        stack.adapter.guild_ids[0]), [])}
+    scope = str(stack.adapter.guild_ids[0]) if stack.adapter.guild_ids else "global"
+    registered = {c["name"]: c for c in fake.commands.get(scope, [])}
     assert {"draft", "vary", "reroll", "select", "refine", "inpaint", "outpaint", "upscale", "faces",
             "status", "cost", "cancel", "help"} <= set(registered)
     draft_options = {o["name"]: o["type"] for o in registered["draft"]["options"]}
@@ -78,7 +78,9 @@ async def test_draft_opens_a_thread_and_posts_a_grid_with_reactions_and_buttons(
         parsed = parse_action_id(custom_id)
         assert parsed is not None and parsed[1] == campaign_id and 1 <= parsed[2] <= 4
     # one status message for the campaign, edited in place
-    status_id = (await stack.redis.get(keys.status_message("discord", campaign_id))).decode()
+    raw_status = await stack.redis.get(keys.status_message("discord", campaign_id))
+    assert isinstance(raw_status, bytes)
+    status_id = raw_status.decode()
     status = fake.messages[status_id]
     assert status.data["channel_id"] == thread_id
     assert status.edits >= 1

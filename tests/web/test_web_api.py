@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.web.app import WebApp, WebConfigError, is_loopback
 from adapters.web.presenter import WebPresenter
 from bot.core.messages import NUMBER_EMOJI
+from engine import api
 from engine.api import JobKind
 from tests.support.engine_standin import png
 from tests.web.web_stack import Stack, make_stack
@@ -341,6 +342,19 @@ async def test_stats_and_help(client: Client) -> None:
     assert set(stats["lanes"]) == {"interactive", "scheduled"}
     text = (await (await client.get("/api/help")).json())["text"]
     assert "/draft" in text
+
+
+async def test_metrics_show_queue_depth_and_engine_counters(stack: Stack, client: Client) -> None:
+    await send(client, "ana", "/draft a fox --n 2")
+    await stack.redis.hset(api.STATS_KEY, mapping={"jobs": 7, "images": 12, "device_ms": 2500})
+    resp = await client.get("/metrics")
+    assert resp.status == 200 and resp.content_type == "text/plain"
+    text = await resp.text()
+    assert 'draftloop_queue_waiting{lane="interactive"} 1' in text
+    assert 'draftloop_queue_waiting{lane="scheduled"} 0' in text
+    assert "draftloop_jobs_total 7" in text and "draftloop_images_total 12" in text
+    assert "draftloop_device_seconds_total 2.5" in text
+    assert "# TYPE draftloop_jobs_total counter" in text
 
 
 async def test_the_page_and_its_files_are_served(client: Client) -> None:
