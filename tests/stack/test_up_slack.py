@@ -1,0 +1,63 @@
+"""`draftloop up` with Slack settings: the real slack-bolt app, the real engine, a fake Slack Web API."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+from tests.stack.upstack import UpProcess, free_port, processes_mentioning
+
+pytestmark = pytest.mark.slow
+
+
+async def eventually(what: str, check: object, seconds: float) -> object:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while loop.time() < deadline:
+        value = check() if callable(check) else check
+        if value:
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_up_serves_slack_end_to_end(tmp_path: Path) -> None:
+    fake = await FakeSlack().start()
+    data_dir = tmp_path / "data"
+    slack_port = free_port()
+    up = UpProcess(
+        data_dir,
+        free_port(),
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+            "SLACK_PORT": str(slack_port),
+        },
+    )
+    try:
+        await asyncio.to_thread(up.wait_ready)
+        assert "adapters: web, slack" in up.output()
+        sender = SlackSender(f"http://127.0.0.1:{slack_port}/slack/events")
+        refused = await sender.slash(
+            "/draft", "a kite over dunes --n 2", user="UANA", channel="C1", bad_signature=True
+        )
+        assert refused.status == 401
+        sent = await sender.slash("/draft", "a kite over dunes --n 2", user="UANA", channel="C1")
+        assert sent.status == 200
+
+        def shared_images() -> list[object]:
+            return [f for f in fake.files.values() if f.uploaded and f.shared_to]
+
+        # the worker in `up` drafts both images; the bot uploads them into the campaign thread
+        await eventually("two drafts uploaded into the thread", lambda: len(shared_images()) >= 2, 240)
+        await eventually("number reactions seeded", lambda: len(fake.reactions) >= 2, 30)
+        assert BOT_TOKEN not in up.output() and SIGNING_SECRET not in up.output()
+    finally:
+        code = await asyncio.to_thread(up.stop)
+        await fake.stop()
+    assert code == 0, up.output()
+    assert processes_mentioning(str(data_dir)) == []
