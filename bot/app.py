@@ -55,7 +55,7 @@ _CHAT_SECRETS = ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DR
 
 def worker_command(config: Config) -> list[str]:
     argv = [sys.executable, "-m", "bot.cli", "worker", "--data", str(config.data_dir)]
-    argv += ["--max-batch", str(config.max_batch)]
+    argv += ["--max-batch", str(config.max_batch), "--compile", config.compile_mode]
     argv += ["--model", config.model] if config.model else ["--tiny"]
     return argv
 

@@ -30,6 +30,11 @@ class Config:
     )
     workers: int = _setting("DRAFTLOOP_WORKERS", "engine workers `up` starts (one per GPU); 0 for none", 1)
     max_batch: int = _setting("DRAFTLOOP_MAX_BATCH", "most images one pipeline call may batch", 8)
+    compile_mode: str = _setting(
+        "DRAFTLOOP_COMPILE",
+        "torch.compile for the workers: off, default, reduce-overhead (CUDA graphs), max-autotune",
+        "off",
+    )
     web_host: str = _setting("DRAFTLOOP_WEB_HOST", "web playground bind address", "127.0.0.1")
     web_port: int = _setting("DRAFTLOOP_WEB_PORT", "web playground port", DEFAULT_WEB_PORT)
     web_token: str | None = _setting(
@@ -123,6 +128,11 @@ def load_config(environ: dict[str, str] | None = None, toml_path: Path | None = 
             kind = "a whole number" if str(f.type).startswith("int") else "a number"
             raise ConfigError(f"{env_name} must be {kind}, got {raw!r}") from exc
     config = Config(**values)
+    if config.compile_mode not in ("off", "default", "reduce-overhead", "max-autotune"):
+        raise ConfigError(
+            "DRAFTLOOP_COMPILE must be off, default, reduce-overhead or max-autotune, "
+            f"got {config.compile_mode!r}"
+        )
     if config.slack_bot_token and not config.slack_signing_secret:
         raise ConfigError(
             "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack requests can't be verified"

@@ -2,6 +2,12 @@
 way (compatible requests batched into one call), with throughput, FLOPs and achieved TFLOP/s per stage.
 
     draftloop bench [--arch tiny|sd15|sdxl] [--device DEV] [--batch 8] [--steps N] [--json]
+                    [--compile default|reduce-overhead|max-autotune] [--compile-backend inductor|aot_eager]
+
+With ``--compile`` a third path, ``engine+compile``, runs each stage's engine work again after the
+denoiser and VAE decoder are torch.compiled in place (engine.compile; the upscaler stays eager). Its
+warm-up calls are left out of the timing: the first call's time is reported as the stage's compile
+seconds. Its GFLOP/image is the eager engine path's (the work asked for; bucket padding adds more).
 
 The work: ``--batch`` drafts from as many campaigns, one refine of the first draft, one x4 upscale.
 ``tiny`` runs the offline tiny models (CPU-friendly); ``sd15`` / ``sdxl`` build the full-size UNet, VAE
@@ -28,6 +34,7 @@ from PIL import Image
 from engine.api import Job, JobKind
 from engine.artifacts import ArtifactStore
 from engine.batcher import make_batches
+from engine.compile import DEFAULT_BACKEND, MODES
 from engine.registry import ModelRegistry, ModelSpec, PostSpec, _Loaded
 from engine.runner import JobOutput, RunContext
 
@@ -46,7 +53,7 @@ PROMPTS = (
 @dataclass
 class Row:
     stage: str
-    path: str  # "stock" (one call per request) or "engine" (batched)
+    path: str  # "stock" (one call per request), "engine" (batched) or "engine+compile"
     images: int
     calls: int
     seconds: float
@@ -55,6 +62,18 @@ class Row:
     gflop_per_image: float
     tflops: float  # achieved TFLOP/s over the counted call
     errors: int = 0  # jobs the engine path reported as failed (their time still counts)
+
+
+@dataclass
+class EnginePath:
+    """A stage's engine work, kept to run again once compile is on."""
+
+    stage: str
+    run: Callable[[], list[JobOutput]]
+    images: int
+    calls: int
+    flops_call: int  # counted on the eager path
+    images_per_call: int
 
 
 # --- full-size architectures (random weights) ------------------------------------------------------
@@ -276,7 +295,7 @@ def _noise_png(res: Any) -> bytes:
     return _png(Image.fromarray(rng.integers(0, 256, size=(res.height, res.width, 3), dtype=np.uint8)))
 
 
-def bench_drafts(s: Setup, args: argparse.Namespace) -> tuple[list[Row], list[JobOutput]]:
+def bench_drafts(s: Setup, args: argparse.Namespace) -> tuple[list[Row], list[JobOutput], EnginePath]:
     jobs = _draft_jobs(s, args)
     res = s.runner.resolved(jobs[0])
     pipe = s.registry.pipeline(s.model, "txt2img", tiny_vae=res.tiny_vae)
@@ -297,10 +316,11 @@ def bench_drafts(s: Setup, args: argparse.Namespace) -> tuple[list[Row], list[Jo
 
     outputs: list[JobOutput] = []
 
-    def engine_all() -> None:
+    def engine_all() -> list[JobOutput]:
         outputs.clear()
         for batch in make_batches(jobs, lambda j: j, s.runner.group_key, args.max_batch):
             outputs.extend(s.runner.run(batch.items, ctx))
+        return list(outputs)
 
     stock_one(jobs[0])  # warm-up
     engine_all()
@@ -315,20 +335,22 @@ def bench_drafts(s: Setup, args: argparse.Namespace) -> tuple[list[Row], list[Jo
         make_row("draft", "stock", len(jobs), len(jobs), stock_s, stock_flops, stock_call_s, 1),
         make_row("draft", "engine", len(jobs), calls, engine_s, engine_flops, engine_call_s, len(first)),
     ]
-    return rows, list(outputs)
+    later = EnginePath("draft", engine_all, len(jobs), calls, engine_flops, len(first))
+    return rows, list(outputs), later
 
 
 def bench_single(
     s: Setup, args: argparse.Namespace, stage: str, job: Job, stock: Callable[[], object]
-) -> list[Row]:
+) -> tuple[list[Row], EnginePath]:
     ctx = RunContext(load_artifact=s.store.get)
 
     errors: list[str] = []
 
-    def engine() -> None:
+    def engine() -> list[JobOutput]:
         (out,) = s.runner.run([job], ctx)
         if out.error:  # e.g. random fp16 weights overflowing: the timing still counts, the report says so
             errors.append(out.error)
+        return [out]
 
     stock()
     engine()
@@ -341,10 +363,10 @@ def bench_single(
         make_row(stage, "engine", 1, 1, engine_s, engine_flops, engine_s, 1),
     ]
     rows[1].errors = len(set(errors))
-    return rows
+    return rows, EnginePath(stage, engine, 1, 1, engine_flops, 1)
 
 
-def bench_refine(s: Setup, args: argparse.Namespace, source: str) -> list[Row]:
+def bench_refine(s: Setup, args: argparse.Namespace, source: str) -> tuple[list[Row], EnginePath]:
     job = Job(
         job_id="refine-0", campaign_id="campaign-0", kind=JobKind.REFINE, model=s.model, prompt=PROMPTS[0],
         seeds=[1000], init_image=source, preset="final", steps=args.steps,
@@ -367,7 +389,7 @@ def bench_refine(s: Setup, args: argparse.Namespace, source: str) -> list[Row]:
     return bench_single(s, args, "refine", job, stock)
 
 
-def bench_upscale(s: Setup, args: argparse.Namespace, source: str) -> list[Row]:
+def bench_upscale(s: Setup, args: argparse.Namespace, source: str) -> tuple[list[Row], EnginePath]:
     import numpy as np
 
     job = Job(job_id="upscale-0", campaign_id="campaign-0", kind=JobKind.UPSCALE, model=s.model, seeds=[1000],
@@ -385,6 +407,22 @@ def bench_upscale(s: Setup, args: argparse.Namespace, source: str) -> list[Row]:
     return bench_single(s, args, "upscale", job, stock)
 
 
+def bench_compiled(s: Setup, args: argparse.Namespace, path: EnginePath) -> tuple[Row, float]:
+    """The engine path again with compile on: its row and the seconds of its first (compiling) call."""
+    _sync(s.device)
+    start = time.perf_counter()
+    outputs = path.run()
+    _sync(s.device)
+    compile_s = time.perf_counter() - start
+    path.run()  # a second warm-up: CUDA graphs are recorded on a later call than the compiling one
+    seconds = timed(path.run, s.device, args.repeats)
+    row = make_row(stage=path.stage, path="engine+compile", images=path.images, calls=path.calls,
+                   seconds=seconds, flops_call=path.flops_call, call_s=seconds / path.calls,
+                   images_per_call=path.images_per_call)  # fmt: skip
+    row.errors = sum(1 for out in outputs if out.error)
+    return row, compile_s
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="draftloop bench", description="Stock one-at-a-time vs batched engine.")
     p.add_argument("--arch", choices=("tiny", "sd15", "sdxl"), default="tiny")
@@ -399,6 +437,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--models", default=None, help="folder of the tiny models, built if missing (default: temp)"
     )
     p.add_argument("--skip", default="", help="comma-separated stages to skip: refine,upscale")
+    p.add_argument(
+        "--compile",
+        choices=MODES,
+        default="off",
+        help="add an engine+compile path in this torch.compile mode",
+    )
+    p.add_argument(
+        "--compile-backend",
+        default=DEFAULT_BACKEND,
+        help="torch.compile backend for --compile (inductor; aot_eager for a quick CPU check)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return p
 
@@ -409,14 +458,25 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         if args.repeats is None:
             args.repeats = 5 if s.device.startswith("cuda") else 3
         skip = {x.strip() for x in args.skip.split(",") if x.strip()}
-        rows, outputs = bench_drafts(s, args)
+        rows, outputs, draft_path = bench_drafts(s, args)
+        paths = [draft_path]
         made = [img.png for out in outputs for img in out.images]
         first = s.store.put(made[0] if made else _noise_png(s.runner.resolved(_draft_jobs(s, args)[0])))
         rows[1].errors = sum(1 for out in outputs if out.error)
-        if "refine" not in skip:
-            rows += bench_refine(s, args, first)
-        if "upscale" not in skip:
-            rows += bench_upscale(s, args, first)
+        for stage, bench_stage in (("refine", bench_refine), ("upscale", bench_upscale)):
+            if stage not in skip:
+                stage_rows, path = bench_stage(s, args, first)
+                rows += stage_rows
+                paths.append(path)
+        compile_seconds: dict[str, float] = {}
+        if args.compile != "off":
+            s.registry.enable_compile(args.compile, args.compile_backend)
+            for path in paths:
+                row, compile_seconds[path.stage] = bench_compiled(s, args, path)
+                rows.append(row)
+    order = {"stock": 0, "engine": 1, "engine+compile": 2}
+    stages = list(dict.fromkeys(row.stage for row in rows))
+    rows.sort(key=lambda row: (stages.index(row.stage), order[row.path]))
     by_stage: dict[str, dict[str, Row]] = {}
     for row in rows:
         by_stage.setdefault(row.stage, {})[row.path] = row
@@ -424,6 +484,11 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         stage: paths["stock"].seconds / paths["engine"].seconds
         for stage, paths in by_stage.items()
         if paths["engine"].seconds > 0
+    }
+    compile_speedup = {
+        stage: paths["engine"].seconds / paths["engine+compile"].seconds
+        for stage, paths in by_stage.items()
+        if "engine+compile" in paths and paths["engine+compile"].seconds > 0
     }
     name = torch.cuda.get_device_name() if s.device.startswith("cuda") else "cpu"
     return {
@@ -433,24 +498,40 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "torch": torch.__version__,
         "drafts": args.batch,
         "repeats": args.repeats,
+        "compile": args.compile,
+        "compile_backend": args.compile_backend if args.compile != "off" else None,
         "rows": [asdict(r) for r in rows],
         "speedup": speedup,
+        "compile_seconds": compile_seconds,
+        "compile_speedup": compile_speedup,
     }
 
 
 def format_table(report: dict[str, Any]) -> str:
     head = f"draftloop bench: arch={report['arch']} device={report['device_name']} drafts={report['drafts']}"
+    if report.get("compile", "off") != "off":
+        head += f" compile={report['compile']} backend={report['compile_backend']}"
     cols = ("stage", "path", "images", "calls", "seconds", "images/s", "ms/image", "GFLOP/image", "TFLOP/s")
-    lines = [head, "  ".join(f"{c:>11}" for c in cols)]
+    widths = [11, 14, *[11] * (len(cols) - 2)]  # the path column fits "engine+compile"
+    lines = [head, "  ".join(f"{c:>{w}}" for c, w in zip(cols, widths, strict=True))]
     for r in report["rows"]:
         cells = (
             r["stage"], r["path"], r["images"], r["calls"], f"{r['seconds']:.3f}", f"{r['images_per_s']:.2f}",
             f"{r['ms_per_image']:.1f}", f"{r['gflop_per_image']:.3f}", f"{r['tflops']:.4f}",
         )  # fmt: skip
-        lines.append("  ".join(f"{c!s:>11}" for c in cells))
+        lines.append("  ".join(f"{c!s:>{w}}" for c, w in zip(cells, widths, strict=True)))
     lines.append(
         "speedup (stock s / engine s): " + ", ".join(f"{k} {v:.2f}x" for k, v in report["speedup"].items())
     )
+    if report.get("compile_seconds"):
+        lines.append(
+            "compile seconds (first engine+compile call, not timed above): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in report["compile_seconds"].items())
+        )
+        lines.append(
+            "speedup (engine s / engine+compile s): "
+            + ", ".join(f"{k} {v:.2f}x" for k, v in report["compile_speedup"].items())
+        )
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.api import LoraSpec
+from engine.compile import DEFAULT_BACKEND, check_mode, compile_pipeline
 from engine.runner import BadInput
 from engine.tiny import (
     DETECTOR,
@@ -189,6 +190,8 @@ class ModelRegistry:
         dtype: Any = None,
         cpu_offload: bool = False,
         max_cached_models: int = 2,
+        compile_mode: str = "off",
+        compile_backend: str = DEFAULT_BACKEND,
     ) -> None:
         self._models: dict[str, ModelSpec] = dict(KNOWN_MODELS)
         self._models.update(models or {})
@@ -200,6 +203,9 @@ class ModelRegistry:
         self.dtype = dtype if dtype is not None else auto_dtype
         self.cpu_offload = cpu_offload and self.device == "cuda"
         self.max_cached_models = max_cached_models
+        # torch.compile of each pipeline's denoiser and decoder when it is first built (engine.compile)
+        self.compile_mode = check_mode(compile_mode)
+        self.compile_backend = compile_backend
         self._loaded: dict[str, _Loaded] = {}
         self._specs: dict[str, ModelSpec] = {}
         self._post_cache: dict[str, Any] = {}
@@ -309,8 +315,18 @@ class ModelRegistry:
         }[mode]
         pipe = loaded.base if not extra and mode == "txt2img" else auto.from_pipe(loaded.base, **extra)
         pipe.set_progress_bar_config(disable=True)
+        compile_pipeline(pipe, self.compile_mode, backend=self.compile_backend)
         loaded.pipes[key] = pipe
         return pipe
+
+    def enable_compile(self, mode: str, backend: str | None = None) -> None:
+        """Compile the pipelines built so far and those built from now on ("off" stops the batch padding
+        but leaves compiled modules compiled)."""
+        self.compile_mode = check_mode(mode)
+        self.compile_backend = backend or self.compile_backend
+        for loaded in self._loaded.values():
+            for pipe in loaded.pipes.values():
+                compile_pipeline(pipe, self.compile_mode, backend=self.compile_backend)
 
     def set_scheduler(self, pipe: Any, scheduler: str) -> None:
         import diffusers

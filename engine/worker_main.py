@@ -1,10 +1,13 @@
 """``draftloop worker``: one engine worker process (one per GPU).
 
     draftloop worker [--redis URL] [--data DIR] [--model NAME] [--max-batch 8] [--tiny] [--device DEV]
+                     [--compile off|default|reduce-overhead|max-autotune]
 
 Redis comes from ``--redis`` or ``REDIS_URL``. With ``--tiny`` (the default when ``DRAFTLOOP_MODEL`` is
 unset) the random-weight offline models are built under ``DATA/models`` and the default model is
-``tiny-sd``. SIGTERM / SIGINT finish the batch that is running, then stop.
+``tiny-sd``. ``--compile`` (or ``DRAFTLOOP_COMPILE``; default ``off``) torch.compiles each model's
+denoiser and decoder when first loaded and pads batches to buckets (see engine.compile).
+SIGTERM / SIGINT finish the batch that is running, then stop.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from engine.artifacts import ArtifactStore
+from engine.compile import MODES
 from engine.runner import BadInput, StageRunner
 from engine.worker import Worker, WorkerConfig
 
@@ -41,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--visibility-timeout", type=float, default=60.0, help="seconds before a job is retaken")
     p.add_argument("--max-attempts", type=int, default=3)
     p.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+    p.add_argument(
+        "--compile",
+        choices=MODES,
+        default=os.environ.get("DRAFTLOOP_COMPILE", "off"),
+        help="torch.compile the denoiser and VAE decoder (default: $DRAFTLOOP_COMPILE or off)",
+    )
     p.add_argument("--worker-id", default=None)
     p.add_argument("--log-level", default=os.environ.get("DRAFTLOOP_LOG", "INFO"))
     return p
@@ -61,10 +71,12 @@ def build_runner(args: argparse.Namespace) -> StageRunner:
     if args.tiny:
         from engine.tiny import build_tiny_models
 
-        registry = ModelRegistry.with_tiny(build_tiny_models(models_dir), device=args.device)
+        registry = ModelRegistry.with_tiny(
+            build_tiny_models(models_dir), device=args.device, compile_mode=args.compile
+        )
     else:
         allow = os.environ.get("DRAFTLOOP_ALLOW_DOWNLOAD", "") == "1"
-        registry = ModelRegistry(device=args.device, allow_download=allow)
+        registry = ModelRegistry(device=args.device, allow_download=allow, compile_mode=args.compile)
     registry.spec(args.model)  # an unknown default model stops the worker here, with the reason
     return DiffusersRunner(registry)
 
@@ -86,7 +98,12 @@ async def serve(args: argparse.Namespace, runner: StageRunner) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info(
-        "worker %s serving %s on %s (max batch %d)", worker.worker_id, args.model, args.device, args.max_batch
+        "worker %s serving %s on %s (max batch %d, compile %s)",
+        worker.worker_id,
+        args.model,
+        args.device,
+        args.max_batch,
+        getattr(args, "compile", "off"),
     )
     try:
         await worker.run(stop)
@@ -104,6 +121,9 @@ def worker_main(argv: list[str] | None = None, runner_factory: RunnerFactory | N
     )
     if not args.redis:
         log.error("no Redis: set REDIS_URL or pass --redis URL")
+        return 2
+    if args.compile not in MODES:  # argparse checks choices given on the command line, not defaults
+        log.error("DRAFTLOOP_COMPILE=%s: not one of %s", args.compile, ", ".join(MODES))
         return 2
     if args.tiny is None:
         args.tiny = not args.model

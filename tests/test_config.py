@@ -35,6 +35,9 @@ def test_environment_wins_over_the_toml_file(tmp_path: Path) -> None:
         ({"DRAFTLOOP_WEB_PORT": "eighty"}, "DRAFTLOOP_WEB_PORT must be a whole number, got 'eighty'"),
         ({"DRAFTLOOP_WEB_HOST": "0.0.0.0"}, "set DRAFTLOOP_WEB_TOKEN too"),
         ({"DRAFTLOOP_CONFIG": "/nonexistent/draftloop.toml"}, "cannot read config file"),
+        ({"DRAFTLOOP_COMPILE": "fast"}, "DRAFTLOOP_COMPILE must be off, default, reduce-overhead"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not"),
+        ({"DISCORD_TOKEN": "t", "DISCORD_GUILD_IDS": "12,abc"}, "DISCORD_GUILD_IDS must be comma-separated"),
     ],
 )
 def test_bad_settings_get_a_specific_answer(env: dict[str, str], needle: str) -> None:

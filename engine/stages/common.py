@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from engine.api import Job
+from engine.compile import padded_size
 from engine.images import array_to_image, decode_image, encode_png, to_rgb
 from engine.presets import Resolved
 from engine.registry import ModelRegistry
@@ -76,7 +77,11 @@ def run_batch(
     style_weight: float,
     **call_kwargs: Any,
 ) -> list[JobOutput]:
-    """One pipeline call for every image of every prepared job (one generator per image)."""
+    """One pipeline call for every image of every prepared job (one generator per image).
+
+    With compile on, the call is padded to a batch bucket (engine.compile) by repeating the last image's
+    prompt, seed and inputs; the extra images are dropped.
+    """
     if not items:
         return []
     model = items[0].job.model
@@ -92,6 +97,13 @@ def run_batch(
             generators.append(torch.Generator("cpu").manual_seed(seed))
             for name, value in item.inputs.items():
                 per_image.setdefault(name, []).append(value)
+    count = len(prompts)
+    for _ in range(padded_size(count, registry.compile_mode) - count):
+        prompts.append(prompts[-1])
+        negatives.append(negatives[-1])
+        generators.append(torch.Generator("cpu").manual_seed(items[-1].seeds[-1]))
+        for values in per_image.values():
+            values.append(values[-1])
     if refs:
         call_kwargs["ip_adapter_image"] = [refs]
     with torch.inference_mode():
@@ -108,7 +120,7 @@ def run_batch(
             **per_image,
             **call_kwargs,
         )
-    arrays: np.ndarray = np.asarray(result.images)
+    arrays: np.ndarray = np.asarray(result.images)[:count]
     outputs: list[JobOutput] = []
     index = 0
     for item in items:

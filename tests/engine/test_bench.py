@@ -1,4 +1,6 @@
-"""The bench runs the stock one-request-at-a-time path and the batched engine path on the tiny models."""
+"""The bench runs the stock one-request-at-a-time path, the batched engine path and, with --compile, the
+engine path again with torch.compile on, on the tiny models ("aot_eager" on the CPU: inductor's first
+compile takes minutes there)."""
 
 from __future__ import annotations
 
@@ -13,27 +15,35 @@ from engine.tiny import TinyPaths
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_bench_json_reports_both_paths_per_stage(
+def test_bench_json_reports_every_path_per_stage(
     tiny_models: TinyPaths, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert bench_main(["--json", "--models", str(tiny_models.root), "--batch", "4", "--device", "cpu"]) == 0
+    argv = ["--json", "--models", str(tiny_models.root), "--batch", "4", "--device", "cpu"]
+    assert bench_main([*argv, "--compile", "default", "--compile-backend", "aot_eager"]) == 0
     report = json.loads(capsys.readouterr().out)
 
+    stages, paths = ("draft", "refine", "upscale"), ("stock", "engine", "engine+compile")
     rows = {(r["stage"], r["path"]): r for r in report["rows"]}
-    assert set(rows) == {(s, p) for s in ("draft", "refine", "upscale") for p in ("stock", "engine")}
+    assert set(rows) == {(s, p) for s in stages for p in paths}
     for row in rows.values():
         for field in ("seconds", "images_per_s", "ms_per_image", "gflop_per_image", "tflops"):
             assert row[field] > 0, (row["stage"], row["path"], field)
     assert rows["draft", "stock"]["calls"] == 4 and rows["draft", "engine"]["calls"] == 1
+    assert rows["draft", "engine+compile"]["calls"] == 1 and rows["draft", "engine+compile"]["images"] == 4
+    assert all(row["errors"] == 0 for row in rows.values())
     assert rows["draft", "stock"]["images"] == rows["draft", "engine"]["images"] == 4
     # the same work per image whichever way it runs
     assert rows["draft", "engine"]["gflop_per_image"] == pytest.approx(
         rows["draft", "stock"]["gflop_per_image"], rel=0.05
     )
-    assert set(report["speedup"]) == {"draft", "refine", "upscale"}
+    assert set(report["speedup"]) == set(report["compile_speedup"]) == set(stages)
+    assert report["compile"] == "default" and report["compile_backend"] == "aot_eager"
+    assert set(report["compile_seconds"]) == set(stages)
+    assert all(seconds > 0 for seconds in report["compile_seconds"].values())
 
     table = format_table(report)
     assert "draft" in table and "engine" in table and "stock" in table and "TFLOP/s" in table
+    assert "engine+compile" in table and "compile seconds" in table
 
 
 def test_full_size_configs_match_the_published_parameter_counts() -> None:

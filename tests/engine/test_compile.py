@@ -1,0 +1,136 @@
+"""Opt-in torch.compile: compiled drafts match eager ones, and batches are padded to a bucket and trimmed.
+
+On a CPU, inductor compiles the tiny models' first call in minutes (about 105 s on two cores), so the
+slow tests compile with the "aot_eager" backend: the same dynamo capture and AOT graphs, without code
+generation. Inductor is for CUDA (``draftloop bench --compile reduce-overhead`` on a GPU).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.api import Job, JobKind, artifact_key
+from engine.compile import bucket_size, check_mode, compile_targets, is_compiled, padded_size
+from engine.pipeline_runner import DiffusersRunner
+from engine.registry import ModelRegistry
+from engine.runner import JobOutput, RunContext
+from engine.tiny import TinyPaths
+from engine.worker_main import build_parser, worker_main
+
+
+def test_buckets_and_modes() -> None:
+    assert [bucket_size(n) for n in (1, 2, 3, 4, 5, 8, 9, 17)] == [1, 2, 4, 4, 8, 8, 16, 24]
+    assert padded_size(3, "off") == 3 and padded_size(3, "reduce-overhead") == 4
+    assert check_mode("max-autotune") == "max-autotune"
+    with pytest.raises(ValueError):
+        check_mode("fast")
+
+
+def test_registry_and_worker_settings(tiny_models: TinyPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ModelRegistry.with_tiny(tiny_models, device="cpu").compile_mode == "off"
+    with pytest.raises(ValueError):
+        ModelRegistry.with_tiny(tiny_models, device="cpu", compile_mode="fast")
+    monkeypatch.delenv("DRAFTLOOP_COMPILE", raising=False)
+    assert build_parser().parse_args([]).compile == "off"
+    assert build_parser().parse_args(["--compile", "reduce-overhead"]).compile == "reduce-overhead"
+    monkeypatch.setenv("DRAFTLOOP_COMPILE", "default")
+    assert build_parser().parse_args([]).compile == "default"
+    monkeypatch.setenv("DRAFTLOOP_COMPILE", "fast")
+    assert worker_main(["--redis", "redis://unused"], runner_factory=lambda args: None) == 2  # type: ignore[arg-type,return-value]
+
+
+class Store:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put_image(self, img: Image.Image) -> str:
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        key = artifact_key(buf.getvalue())
+        self.blobs[key] = buf.getvalue()
+        return key
+
+    def ctx(self) -> RunContext:
+        return RunContext(load_artifact=self.blobs.__getitem__)
+
+
+def pixels(out: JobOutput, i: int) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(out.images[i].png)).convert("RGB")).astype(np.int16)
+
+
+def draft(job_id: str, seeds: list[int], **kw: Any) -> Job:
+    return Job(
+        job_id=job_id, campaign_id=f"c-{job_id}", kind=JobKind.DRAFT, model="tiny-sd", seeds=seeds, **kw
+    )
+
+
+def assert_close(got: list[JobOutput], want: list[JobOutput]) -> None:
+    assert [o.job_id for o in got] == [o.job_id for o in want]
+    for a, b in zip(got, want, strict=True):
+        assert a.error is None and b.error is None, (a.error, b.error)
+        assert [im.seed for im in a.images] == [im.seed for im in b.images]
+        for i in range(len(a.images)):
+            assert np.abs(pixels(a, i) - pixels(b, i)).max() <= 2  # out of 255
+
+
+@pytest.fixture(scope="module")
+def compiled(tiny_models: TinyPaths) -> Iterator[DiffusersRunner]:
+    import torch._dynamo
+
+    registry = ModelRegistry.with_tiny(
+        tiny_models, device="cpu", compile_mode="default", compile_backend="aot_eager"
+    )
+    yield DiffusersRunner(registry)
+    torch._dynamo.reset()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_compiled_drafts_equal_eager(compiled: DiffusersRunner, tiny_registry: ModelRegistry) -> None:
+    jobs = [
+        draft("a", [1], prompt="a red fox"),
+        draft("b", [7], prompt="a lighthouse at dusk", negative="blurry"),
+        draft("c", [42], prompt="isometric city"),
+    ]
+    store = Store()
+    assert_close(compiled.run(jobs, store.ctx()), DiffusersRunner(tiny_registry).run(jobs, store.ctx()))
+
+    registry = compiled.registry
+    txt2img = registry.pipeline("tiny-sd", "txt2img", tiny_vae=True)
+    inpaint = registry.pipeline("tiny-sd", "inpaint")
+    assert inpaint.unet is txt2img.unet  # one compiled UNet shared by the from_pipe pipelines
+    for pipe in (txt2img, inpaint):
+        assert set(compile_targets(pipe)) == {"unet", "vae.decoder"}
+        assert all(is_compiled(module) for module in compile_targets(pipe).values())
+    assert not is_compiled(txt2img.text_encoder)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_padding_to_a_bucket_returns_the_requested_images(
+    compiled: DiffusersRunner, tiny_registry: ModelRegistry
+) -> None:
+    store = Store()
+    rng = np.random.default_rng(0)
+    init = store.put_image(Image.fromarray(rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)))
+    jobs = [  # img2img drafts: the per-image init images are padded too
+        draft("a", [1, 2], prompt="a red fox", init_image=init),
+        draft("b", [7], prompt="a lighthouse", init_image=init),
+        draft("c", [42, 43], prompt="isometric city", init_image=init),
+    ]
+    batch_sizes: list[int] = []
+    encoder = compiled.registry.pipeline("tiny-sd", "img2img", tiny_vae=True).text_encoder
+    hook = encoder.register_forward_pre_hook(lambda _m, args: batch_sizes.append(args[0].shape[0]))
+    try:
+        got = compiled.run(jobs, store.ctx())
+    finally:
+        hook.remove()
+    assert set(batch_sizes) == {8}  # 5 images padded to the bucket of 8 (prompts and negatives)
+    assert [len(o.images) for o in got] == [2, 1, 2]
+    assert_close(got, DiffusersRunner(tiny_registry).run(jobs, store.ctx()))
