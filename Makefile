@@ -25,6 +25,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot engine adapters tests
+	$(BIN)/ruff format --check bot engine adapters tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -164,5 +164,3 @@ def decode_result(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Result:
 
 def artifact_key(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-

@@ -241,7 +241,12 @@ class DiscordAdapter(discord.Client):
             channel_id, thread_id = str(interaction.channel_id), None
         with acting() as act:
             replies = await self.service.handle_command(
-                PLATFORM, channel_id, thread_id, self.user_of(interaction.user), parsed, attachments,
+                PLATFORM,
+                channel_id,
+                thread_id,
+                self.user_of(interaction.user),
+                parsed,
+                attachments,
                 event_id=str(interaction.id),
             )
         return replies + [f"Started the campaign in <#{ref.thread_id}>." for ref in act.opened]

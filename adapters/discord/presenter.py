@@ -154,7 +154,9 @@ class DiscordPresenter:
         data: Any
         if source_message_id is not None and source_message_id.isdigit():
             data = await http.start_thread_with_message(
-                int(channel_id), int(source_message_id), name=name,
+                int(channel_id),
+                int(source_message_id),
+                name=name,
                 auto_archive_duration=THREAD_ARCHIVE_MINUTES,
             )
         else:

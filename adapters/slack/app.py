@@ -290,8 +290,13 @@ class SlackAdapter:
             raise
 
     async def _run_text(
-        self, channel: str, thread_id: str | None, user: User, line: str,
-        attachments: Mapping[str, bytes], event_id: str | None,
+        self,
+        channel: str,
+        thread_id: str | None,
+        user: User,
+        line: str,
+        attachments: Mapping[str, bytes],
+        event_id: str | None,
     ) -> None:
         with self.presenter.acting(user.id) as act:
             replies = await self.service.handle_text(
@@ -310,7 +315,11 @@ class SlackAdapter:
         added = event.get("type") == "reaction_added"
         user = self._user(str(user_id), is_bot=user_id == bot_user_id)
         refusal = await self.service.handle_reaction(
-            PLATFORM, f"{channel}:{item['ts']}", from_slack(str(event.get("reaction", ""))), user, added,
+            PLATFORM,
+            f"{channel}:{item['ts']}",
+            from_slack(str(event.get("reaction", ""))),
+            user,
+            added,
             event_id=body.get("event_id"),
         )
         if refusal and added:
@@ -384,9 +393,10 @@ class SlackAdapter:
         headers = {"Authorization": f"Bearer {self._bot_token}"}
         timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT)
         try:
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(
-                url, headers=headers, allow_redirects=False
-            ) as resp:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url, headers=headers, allow_redirects=False) as resp,
+            ):
                 if resp.status != 200:
                     raise AttachmentRefused(f"'{name}' could not be fetched from Slack (HTTP {resp.status}).")
                 length = resp.content_length

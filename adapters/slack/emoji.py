@@ -5,7 +5,16 @@ from __future__ import annotations
 from bot.core.messages import NUMBER_EMOJI
 
 SLACK_NUMBER_NAMES: tuple[str, ...] = (
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "keycap_ten",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "keycap_ten",
 )
 _VARIATION_SELECTOR = "\ufe0f"
 _PAIRS = tuple(zip(NUMBER_EMOJI, SLACK_NUMBER_NAMES, strict=True))

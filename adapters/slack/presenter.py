@@ -133,7 +133,9 @@ class SlackPresenter:
         private = message.ephemeral or message.kind is MessageKind.ERROR
         if private and act is not None:
             resp = await self.client.chat_postEphemeral(
-                channel=thread.channel_id, user=act.user, thread_ts=thread.thread_id,
+                channel=thread.channel_id,
+                user=act.user,
+                thread_ts=thread.thread_id,
                 text=mrkdwn(message.text)[:MAX_FALLBACK_TEXT],
             )
             return message_id(thread.channel_id, str(resp.get("message_ts", "")))
@@ -141,8 +143,11 @@ class SlackPresenter:
             await self._upload(thread, message)
         blocks = grid_blocks(message) if (message.images or message.buttons) else None
         resp = await self.client.chat_postMessage(
-            channel=thread.channel_id, thread_ts=thread.thread_id,
-            text=mrkdwn(message.text)[:MAX_FALLBACK_TEXT], blocks=blocks, unfurl_links=False,
+            channel=thread.channel_id,
+            thread_ts=thread.thread_id,
+            text=mrkdwn(message.text)[:MAX_FALLBACK_TEXT],
+            blocks=blocks,
+            unfurl_links=False,
         )
         ts = str(resp["ts"])
         for emoji in message.reactions:
@@ -197,8 +202,12 @@ class SlackPresenter:
                 file_uploads=uploads, channel=thread.channel_id, thread_ts=thread.thread_id
             )
         except (SlackApiError, OSError, KeyError, ValueError) as exc:
-            log.warning("uploading %d images for campaign %s failed: %s",
-                        len(message.images), message.campaign_id, type(exc).__name__)
+            log.warning(
+                "uploading %d images for campaign %s failed: %s",
+                len(message.images),
+                message.campaign_id,
+                type(exc).__name__,
+            )
 
     async def _read_artifact(self, key: str) -> bytes:
         if self.read_artifact is None:
@@ -265,8 +274,13 @@ def grid_blocks(message: Message) -> list[dict[str, Any]]:
     ]
     for img in message.images:
         caption = f"*#{img.number}*" + (f"  {escape(img.caption)}" if img.caption else "")
-        blocks.append({"type": "section", "block_id": f"cand-{img.number}",
-                       "text": {"type": "mrkdwn", "text": caption[:MAX_SECTION_TEXT]}})
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": f"cand-{img.number}",
+                "text": {"type": "mrkdwn", "text": caption[:MAX_SECTION_TEXT]},
+            }
+        )
         blocks += _rows(by_number.get(img.number, []), f"act-{img.number}")
     blocks += _rows(loose, "act")
     return blocks[:MAX_BLOCKS]

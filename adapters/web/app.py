@@ -56,8 +56,14 @@ class CampaignServiceAPI(Protocol):
     """What the playground calls on ``bot.service.CampaignService`` (sync or async methods both work)."""
 
     def handle_text(
-        self, platform: str, channel_id: str, thread_id: str | None, user: User, text: str,
-        attachments: Mapping[str, bytes] = ..., event_id: str | None = ...,
+        self,
+        platform: str,
+        channel_id: str,
+        thread_id: str | None,
+        user: User,
+        text: str,
+        attachments: Mapping[str, bytes] = ...,
+        event_id: str | None = ...,
     ) -> Any: ...
 
     def handle_reaction(
@@ -295,7 +301,8 @@ class WebApp:
                 raise found
             if not self._token_ok(request):
                 return web.Response(
-                    status=401, content_type="text/html",
+                    status=401,
+                    content_type="text/html",
                     text="<!doctype html><title>draftloop</title><p>This playground needs its token: "
                     "open <code>/?token=&lt;token&gt;</code> once (the token is in DRAFTLOOP_WEB_TOKEN).</p>",
                 )
@@ -355,10 +362,12 @@ class WebApp:
             return _json_error(404, f"no channel {channel_id!r}")
         msgs = self.presenter.messages(channel_id, thread_id, user)
         thread = self.presenter.thread(thread_id) if thread_id else None
-        return web.json_response({
-            "messages": [message_json(m) for m in msgs],
-            "thread": self.presenter.thread_json(thread) if thread else None,
-        })
+        return web.json_response(
+            {
+                "messages": [message_json(m) for m in msgs],
+                "thread": self.presenter.thread_json(thread) if thread else None,
+            }
+        )
 
     async def campaign(self, request: web.Request) -> web.Response:
         from bot.core.ledger import cost_text, summarize
@@ -371,13 +380,15 @@ class WebApp:
         if rnd is not None:
             counts = await _resolve(self.service.vote_counts(camp.id, rnd.number)) or {}
             votes = {str(k): int(v) for k, v in counts.items()}
-        return web.json_response({
-            "campaign": camp.model_dump(mode="json"),
-            "cost_text": cost_text(camp),
-            "cost": _jsonable(summarize(camp)),
-            "votes": votes,
-            "spent_seconds": camp.spent_seconds(),
-        })
+        return web.json_response(
+            {
+                "campaign": camp.model_dump(mode="json"),
+                "cost_text": cost_text(camp),
+                "cost": _jsonable(summarize(camp)),
+                "votes": votes,
+                "spent_seconds": camp.spent_seconds(),
+            }
+        )
 
     async def stats(self, request: web.Request) -> web.Response:
         stats = await _resolve(self.service.engine_stats())
@@ -397,11 +408,13 @@ class WebApp:
     async def events(self, request: web.Request) -> web.StreamResponse:
         user = request.query.get("user", "")
         sub = self.presenter.hub.subscribe(user)
-        resp = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        })
+        resp = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
         await resp.prepare(request)
         with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
             await resp.write(b"retry: 2000\nevent: hello\ndata: {}\n\n")
@@ -436,9 +449,17 @@ class WebApp:
 
         async def run() -> dict[str, Any]:
             with self.presenter.acting(user.id) as act:
-                replies = await _resolve(self.service.handle_text(
-                    PLATFORM, channel_id, thread_id, user, text, attachments=form.files, event_id=event_id,
-                ))
+                replies = await _resolve(
+                    self.service.handle_text(
+                        PLATFORM,
+                        channel_id,
+                        thread_id,
+                        user,
+                        text,
+                        attachments=form.files,
+                        event_id=event_id,
+                    )
+                )
             replies = [str(r) for r in (replies or [])]
             opened: ThreadRef | None = act.opened[0] if act.opened else None
             where = opened.thread_id if opened else thread_id
@@ -476,9 +497,16 @@ class WebApp:
             changed = self.presenter.set_reaction(msg.id, emoji, user.id, added)
             refusal = None
             if changed:
-                refusal = await _resolve(self.service.handle_reaction(
-                    PLATFORM, msg.id, emoji, user, added, event_id=event_id,
-                ))
+                refusal = await _resolve(
+                    self.service.handle_reaction(
+                        PLATFORM,
+                        msg.id,
+                        emoji,
+                        user,
+                        added,
+                        event_id=event_id,
+                    )
+                )
             reply = None
             if refusal:
                 # the vote did not count: take the reaction back so the page shows what is true
@@ -564,8 +592,9 @@ class WebApp:
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text=json.dumps({"error": "expected a JSON object"}),
-                                     content_type="application/json")
+            raise web.HTTPBadRequest(
+                text=json.dumps({"error": "expected a JSON object"}), content_type="application/json"
+            )
         return body
 
     async def _form(self, request: web.Request) -> _Form:

@@ -135,8 +135,12 @@ class WebPresenter:
             state = PlaygroundState.model_validate_json(self.state_path.read_bytes())
         except (OSError, ValidationError, ValueError) as exc:
             backup = self.state_path.with_suffix(".unreadable.json")
-            log.warning("playground history %s is unreadable (%s); starting fresh, kept it as %s",
-                        self.state_path, exc, backup)
+            log.warning(
+                "playground history %s is unreadable (%s); starting fresh, kept it as %s",
+                self.state_path,
+                exc,
+                backup,
+            )
             with contextlib.suppress(OSError):
                 os.replace(self.state_path, backup)
             return PlaygroundState()
@@ -258,13 +262,25 @@ class WebPresenter:
     # --- what people do -----------------------------------------------------------------------------
 
     def add_user_message(
-        self, channel_id: str, thread_id: str | None, user: str, text: str,
-        attachments: list[str], visible_to: str | None,
+        self,
+        channel_id: str,
+        thread_id: str | None,
+        user: str,
+        text: str,
+        attachments: list[str],
+        visible_to: str | None,
     ) -> WebMessage:
         return self._append(
             WebMessage(
-                id=self._new_id(), channel_id=channel_id, thread_id=thread_id, kind="user", author=user,
-                text=text, attachments=attachments, visible_to=visible_to, at=time.time(),
+                id=self._new_id(),
+                channel_id=channel_id,
+                thread_id=thread_id,
+                kind="user",
+                author=user,
+                text=text,
+                attachments=attachments,
+                visible_to=visible_to,
+                at=time.time(),
             )
         )
 
@@ -272,8 +288,13 @@ class WebPresenter:
         """The bot's answer to one person, which only they see."""
         return self._append(
             WebMessage(
-                id=self._new_id(), channel_id=channel_id, thread_id=thread_id, kind=MessageKind.ERROR.value,
-                text=text, visible_to=user, at=time.time(),
+                id=self._new_id(),
+                channel_id=channel_id,
+                thread_id=thread_id,
+                kind=MessageKind.ERROR.value,
+                text=text,
+                visible_to=user,
+                at=time.time(),
             )
         )
 
@@ -288,8 +309,11 @@ class WebPresenter:
         else:
             users.remove(user)
         self._touch()
-        self.hub.publish("reactions", {"id": msg.id, "reactions": message_json(msg)["reactions"]},
-                         visible_to=msg.visible_to)
+        self.hub.publish(
+            "reactions",
+            {"id": msg.id, "reactions": message_json(msg)["reactions"]},
+            visible_to=msg.visible_to,
+        )
         return True
 
     def ensure_channel(self, channel_id: str, name: str | None = None) -> WebChannel:
@@ -347,7 +371,9 @@ class WebPresenter:
         if rec is None:
             self.ensure_channel(ref.channel_id)
             rec = WebThread(
-                id=ref.thread_id, channel_id=ref.channel_id, title=f"campaign {campaign_id}".strip(),
+                id=ref.thread_id,
+                channel_id=ref.channel_id,
+                title=f"campaign {campaign_id}".strip(),
                 created_at=time.time(),
             )
             self.state.threads[rec.id] = rec

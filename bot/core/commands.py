@@ -178,8 +178,23 @@ class CommandError(BaseModel):
 
 
 ALL_COMMAND_TYPES: tuple[type[_Cmd], ...] = (
-    Draft, Vary, Reroll, Select, Refine, Inpaint, Outpaint, Upscale, Faces, Status, Cost, Cancel,
-    SettingsCmd, ScheduleAdd, ScheduleList, ScheduleRemove, Help,
+    Draft,
+    Vary,
+    Reroll,
+    Select,
+    Refine,
+    Inpaint,
+    Outpaint,
+    Upscale,
+    Faces,
+    Status,
+    Cost,
+    Cancel,
+    SettingsCmd,
+    ScheduleAdd,
+    ScheduleList,
+    ScheduleRemove,
+    Help,
 )
 
 __all__ = ["ALL_COMMAND_TYPES", "Command", "CommandError", "Field", "PresetName"]

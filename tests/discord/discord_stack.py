@@ -37,8 +37,13 @@ class Stack(EngineStandIn):
     async def connect(self) -> DiscordAdapter:
         """A new client (as after a restart), started and ready."""
         adapter = DiscordAdapter(
-            TOKEN, self.service, self.presenter, api_base=self.fake.api_base, approver_role="approver",
-            guild_ids=[GUILD_ID], ready_timeout=20,
+            TOKEN,
+            self.service,
+            self.presenter,
+            api_base=self.fake.api_base,
+            approver_role="approver",
+            guild_ids=[GUILD_ID],
+            ready_timeout=20,
         )
         self.adapters.append(adapter)
         await adapter.start()

@@ -98,8 +98,15 @@ class FakeDiscord:
         ]
         self.channels: dict[str, dict[str, Any]] = {
             CHANNEL_ID: {
-                "id": CHANNEL_ID, "type": 0, "name": "general", "position": 0, "guild_id": GUILD_ID,
-                "permission_overwrites": [], "nsfw": False, "parent_id": None, "topic": None,
+                "id": CHANNEL_ID,
+                "type": 0,
+                "name": "general",
+                "position": 0,
+                "guild_id": GUILD_ID,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "topic": None,
             }
         }
         self.messages: dict[str, FakeMessage] = {}
@@ -161,29 +168,53 @@ class FakeDiscord:
 
     def member(self, user_id: str) -> dict[str, Any]:
         return {
-            "user": self.users[user_id], "roles": self.member_roles.get(user_id, []), "joined_at": _now(),
-            "deaf": False, "mute": False, "flags": 0, "pending": False, "nick": None, "avatar": None,
+            "user": self.users[user_id],
+            "roles": self.member_roles.get(user_id, []),
+            "joined_at": _now(),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "pending": False,
+            "nick": None,
+            "avatar": None,
             "permissions": "0",
         }
 
     # --- what the tests inject ----------------------------------------------------------------------------
 
     async def slash(
-        self, user: dict[str, Any], name: str, options: dict[str, Any], *, channel_id: str = CHANNEL_ID,
+        self,
+        user: dict[str, Any],
+        name: str,
+        options: dict[str, Any],
+        *,
+        channel_id: str = CHANNEL_ID,
         attachments: dict[str, dict[str, Any]] | None = None,
     ) -> Interaction:
         """A slash command; ``attachments`` maps an option name to an attachment object."""
         opts: list[dict[str, Any]] = []
         for key, value in options.items():
-            kind = 5 if isinstance(value, bool) else 4 if isinstance(value, int) else 10 if isinstance(
-                value, float) else 3
+            kind = (
+                5
+                if isinstance(value, bool)
+                else 4
+                if isinstance(value, int)
+                else 10
+                if isinstance(value, float)
+                else 3
+            )
             opts.append({"name": key, "type": kind, "value": value})
         resolved: dict[str, Any] = {}
         for key, att in (attachments or {}).items():
             opts.append({"name": key, "type": 11, "value": att["id"]})
             resolved.setdefault("attachments", {})[att["id"]] = att
-        data: dict[str, Any] = {"id": str(next(self._ids)), "name": name, "type": 1, "options": opts,
-                                "guild_id": GUILD_ID}
+        data: dict[str, Any] = {
+            "id": str(next(self._ids)),
+            "name": name,
+            "type": 1,
+            "options": opts,
+            "guild_id": GUILD_ID,
+        }
         if resolved:
             data["resolved"] = resolved
         return await self._interaction(user, 2, data, channel_id)
@@ -202,8 +233,13 @@ class FakeDiscord:
         if not added and user_id in users:
             users.remove(user_id)
         data: dict[str, Any] = {
-            "user_id": user_id, "channel_id": msg.data["channel_id"], "message_id": message_id,
-            "guild_id": GUILD_ID, "emoji": {"id": None, "name": emoji}, "burst": False, "type": 0,
+            "user_id": user_id,
+            "channel_id": msg.data["channel_id"],
+            "message_id": message_id,
+            "guild_id": GUILD_ID,
+            "emoji": {"id": None, "name": emoji},
+            "burst": False,
+            "type": 0,
         }
         if added:
             data["member"] = self.member(user_id)
@@ -228,18 +264,34 @@ class FakeDiscord:
                 await ws.send_str(json.dumps(frame))
 
     async def _interaction(
-        self, user: dict[str, Any], kind: int, data: dict[str, Any], channel_id: str,
+        self,
+        user: dict[str, Any],
+        kind: int,
+        data: dict[str, Any],
+        channel_id: str,
         message: dict[str, Any] | None = None,
     ) -> Interaction:
         inter = Interaction(id=str(next(self._ids)), token="itok-" + secrets.token_hex(8))
         self.interactions[inter.token] = inter
         self.interactions[inter.id] = inter
         payload: dict[str, Any] = {
-            "id": inter.id, "application_id": BOT_ID, "type": kind, "data": data, "guild_id": GUILD_ID,
-            "channel_id": channel_id, "channel": self.channels[channel_id], "member": self.member(user["id"]),
-            "token": inter.token, "version": 1, "app_permissions": "0", "locale": "en-US",
-            "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {},
-            "context": 0, "attachment_size_limit": 10 * 1024 * 1024,
+            "id": inter.id,
+            "application_id": BOT_ID,
+            "type": kind,
+            "data": data,
+            "guild_id": GUILD_ID,
+            "channel_id": channel_id,
+            "channel": self.channels[channel_id],
+            "member": self.member(user["id"]),
+            "token": inter.token,
+            "version": 1,
+            "app_permissions": "0",
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
         }
         if message is not None:
             payload["message"] = message
@@ -262,8 +314,11 @@ class FakeDiscord:
 
     def dms_to(self, user_id: str) -> list[FakeMessage]:
         """The direct messages the bot sent to a user."""
-        dm_ids = {cid for cid, c in self.channels.items()
-                  if c["type"] == 1 and any(r["id"] == user_id for r in c["recipients"])}
+        dm_ids = {
+            cid
+            for cid, c in self.channels.items()
+            if c["type"] == 1 and any(r["id"] == user_id for r in c["recipients"])
+        }
         return [m for m in self.messages.values() if m.data["channel_id"] in dm_ids]
 
     def attachment(self, filename: str, data: bytes, *, url: str | None = None) -> dict[str, Any]:
@@ -272,8 +327,12 @@ class FakeDiscord:
         path = f"attachments/{CHANNEL_ID}/{aid}/{filename}"
         self.cdn[path] = data
         return {
-            "id": aid, "filename": filename, "size": len(data), "url": url or f"{self.base}/cdn/{path}",
-            "proxy_url": url or f"{self.base}/cdn/{path}", "content_type": "image/png",
+            "id": aid,
+            "filename": filename,
+            "size": len(data),
+            "url": url or f"{self.base}/cdn/{path}",
+            "proxy_url": url or f"{self.base}/cdn/{path}",
+            "content_type": "image/png",
         }
 
     # --- gateway ------------------------------------------------------------------------------------------
@@ -301,22 +360,49 @@ class FakeDiscord:
 
     async def _ready(self) -> None:
         self._session = secrets.token_hex(16)
-        await self.dispatch("READY", {
-            "v": 10, "user": self.bot, "guilds": [{"id": GUILD_ID, "unavailable": True}],
-            "session_id": self._session, "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
-            "application": {"id": BOT_ID, "flags": 0}, "private_channels": [], "relationships": [],
-        })
-        await self.dispatch("GUILD_CREATE", {
-            "id": GUILD_ID, "name": "draftloop test", "icon": None, "owner_id": "1", "unavailable": False,
-            "roles": self.roles, "emojis": [], "stickers": [], "features": [],
-            "member_count": len(self.users),
-            "channels": [c for c in self.channels.values() if c["type"] != 11],
-            "threads": self.threads(), "members": [self.member(uid) for uid in self.users],
-            "voice_states": [], "presences": [], "large": False, "verification_level": 0,
-            "default_message_notifications": 0, "explicit_content_filter": 0, "mfa_level": 0,
-            "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0, "joined_at": _now(),
-            "system_channel_flags": 0,
-        })
+        await self.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": self.bot,
+                "guilds": [{"id": GUILD_ID, "unavailable": True}],
+                "session_id": self._session,
+                "resume_gateway_url": f"ws://127.0.0.1:{self.port}/gateway",
+                "application": {"id": BOT_ID, "flags": 0},
+                "private_channels": [],
+                "relationships": [],
+            },
+        )
+        await self.dispatch(
+            "GUILD_CREATE",
+            {
+                "id": GUILD_ID,
+                "name": "draftloop test",
+                "icon": None,
+                "owner_id": "1",
+                "unavailable": False,
+                "roles": self.roles,
+                "emojis": [],
+                "stickers": [],
+                "features": [],
+                "member_count": len(self.users),
+                "channels": [c for c in self.channels.values() if c["type"] != 11],
+                "threads": self.threads(),
+                "members": [self.member(uid) for uid in self.users],
+                "voice_states": [],
+                "presences": [],
+                "large": False,
+                "verification_level": 0,
+                "default_message_notifications": 0,
+                "explicit_content_filter": 0,
+                "mfa_level": 0,
+                "premium_tier": 0,
+                "preferred_locale": "en-US",
+                "nsfw_level": 0,
+                "joined_at": _now(),
+                "system_channel_flags": 0,
+            },
+        )
 
     # --- CDN and the rest ---------------------------------------------------------------------------------
 
@@ -361,21 +447,39 @@ class FakeDiscord:
         if p == ["users", "@me"]:
             return json_response(self.bot)
         if p == ["oauth2", "applications", "@me"]:
-            return json_response({
-                "id": BOT_ID, "name": "draftloop", "description": "", "icon": None, "bot_public": True,
-                "bot_require_code_grant": False, "owner": self._user_payload("1", "owner"),
-                "verify_key": "0" * 64, "flags": 0, "team": None, "summary": "",
-            })
+            return json_response(
+                {
+                    "id": BOT_ID,
+                    "name": "draftloop",
+                    "description": "",
+                    "icon": None,
+                    "bot_public": True,
+                    "bot_require_code_grant": False,
+                    "owner": self._user_payload("1", "owner"),
+                    "verify_key": "0" * 64,
+                    "flags": 0,
+                    "team": None,
+                    "summary": "",
+                }
+            )
         if p == ["gateway", "bot"]:
-            return json_response({
-                "url": f"ws://127.0.0.1:{self.port}/gateway", "shards": 1,
-                "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0,
-                                        "max_concurrency": 1},
-            })
+            return json_response(
+                {
+                    "url": f"ws://127.0.0.1:{self.port}/gateway",
+                    "shards": 1,
+                    "session_start_limit": {
+                        "total": 1000,
+                        "remaining": 1000,
+                        "reset_after": 0,
+                        "max_concurrency": 1,
+                    },
+                }
+            )
         if p[:1] == ["applications"] and p[-1] == "commands" and method == "PUT":
             scope = p[3] if len(p) == 5 else "global"
-            registered = [{**c, "id": str(next(self._ids)), "application_id": BOT_ID, "version": "1"}
-                          for c in body]
+            registered = [
+                {**c, "id": str(next(self._ids)), "application_id": BOT_ID, "version": "1"} for c in body
+            ]
             self.commands[scope] = registered
             return json_response(registered)
         if p[:1] == ["channels"] and len(p) == 3 and p[2] == "threads" and method == "POST":
@@ -389,8 +493,9 @@ class FakeDiscord:
             if channel is None:
                 return json_response({"message": "Unknown Channel", "code": 10003}, status=404)
             if channel["type"] == 1 and channel["recipients"][0]["id"] in self.dms_closed:
-                return json_response({"message": "Cannot send messages to this user", "code": 50007},
-                                     status=403)
+                return json_response(
+                    {"message": "Cannot send messages to this user", "code": 50007}, status=403
+                )
             return json_response(self._message(p[1], body or {}, files).data)
         if p[:1] == ["channels"] and len(p) == 4 and p[2] == "messages":
             msg = self.messages.get(p[3])
@@ -423,11 +528,17 @@ class FakeDiscord:
             inter = self.interactions[p[1]]
             inter.callbacks.append(body)
             flags = (body.get("data") or {}).get("flags", 0)
-            return json_response({
-                "interaction": {"id": inter.id, "type": 2, "response_message_loading": body["type"] == 5,
-                                "response_message_ephemeral": bool(flags & 64)},
-                "resource": {"type": body["type"]},
-            })
+            return json_response(
+                {
+                    "interaction": {
+                        "id": inter.id,
+                        "type": 2,
+                        "response_message_loading": body["type"] == 5,
+                        "response_message_ephemeral": bool(flags & 64),
+                    },
+                    "resource": {"type": body["type"]},
+                }
+            )
         if p[:1] == ["webhooks"] and len(p) == 3 and method == "POST":
             inter = self.interactions[p[2]]
             message = self._message_payload(CHANNEL_ID, body or {}, [])
@@ -449,11 +560,23 @@ class FakeDiscord:
     async def _thread(self, channel_id: str, body: dict[str, Any], message_id: str | None) -> dict[str, Any]:
         tid = message_id or str(next(self._ids))
         thread = {
-            "id": tid, "type": 11, "name": body["name"], "guild_id": GUILD_ID, "parent_id": channel_id,
-            "owner_id": BOT_ID, "message_count": 0, "member_count": 1, "rate_limit_per_user": 0,
-            "thread_metadata": {"archived": False, "auto_archive_duration": body.get("auto_archive_duration",
-                                1440), "archive_timestamp": _now(), "locked": False},
-            "flags": 0, "total_message_sent": 0,
+            "id": tid,
+            "type": 11,
+            "name": body["name"],
+            "guild_id": GUILD_ID,
+            "parent_id": channel_id,
+            "owner_id": BOT_ID,
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "archive_timestamp": _now(),
+                "locked": False,
+            },
+            "flags": 0,
+            "total_message_sent": 0,
         }
         self.channels[tid] = thread
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
@@ -467,11 +590,17 @@ class FakeDiscord:
             data = files.get(filename, b"")
             path = f"attachments/{channel_id}/{mid}/{filename}"
             self.cdn[path] = data
-            attachments.append({
-                "id": str(next(self._ids)), "filename": filename, "size": len(data),
-                "url": f"{self.base}/cdn/{path}", "proxy_url": f"{self.base}/cdn/{path}",
-                "description": meta.get("description"), "content_type": "image/png",
-            })
+            attachments.append(
+                {
+                    "id": str(next(self._ids)),
+                    "filename": filename,
+                    "size": len(data),
+                    "url": f"{self.base}/cdn/{path}",
+                    "proxy_url": f"{self.base}/cdn/{path}",
+                    "description": meta.get("description"),
+                    "content_type": "image/png",
+                }
+            )
         msg = FakeMessage(data=self._message_payload(channel_id, body, attachments, mid), files=files)
         self.messages[mid] = msg
         return msg
@@ -482,11 +611,23 @@ class FakeDiscord:
         channel = self.channels.get(channel_id)
         reference = body.get("message_reference") or None
         payload = {
-            "id": mid or str(next(self._ids)), "channel_id": channel_id, "guild_id": GUILD_ID,
-            "author": self.bot, "content": body.get("content") or "", "timestamp": _now(),
-            "edited_timestamp": None, "tts": False, "mention_everyone": False, "mentions": [],
-            "mention_roles": [], "attachments": attachments, "embeds": [], "pinned": False, "type": 0,
-            "flags": int(body.get("flags") or 0), "components": body.get("components") or [],
+            "id": mid or str(next(self._ids)),
+            "channel_id": channel_id,
+            "guild_id": GUILD_ID,
+            "author": self.bot,
+            "content": body.get("content") or "",
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": attachments,
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": int(body.get("flags") or 0),
+            "components": body.get("components") or [],
         }
         if reference:
             payload["message_reference"] = reference
@@ -498,11 +639,32 @@ class FakeDiscord:
 
     @staticmethod
     def _user_payload(uid: str, name: str, *, bot: bool = False) -> dict[str, Any]:
-        return {"id": uid, "username": name, "discriminator": "0", "global_name": name, "avatar": None,
-                "bot": bot, "public_flags": 0, "flags": 0, "verified": True, "mfa_enabled": False}
+        return {
+            "id": uid,
+            "username": name,
+            "discriminator": "0",
+            "global_name": name,
+            "avatar": None,
+            "bot": bot,
+            "public_flags": 0,
+            "flags": 0,
+            "verified": True,
+            "mfa_enabled": False,
+        }
 
     @staticmethod
     def _role(rid: str, name: str, position: int) -> dict[str, Any]:
-        return {"id": rid, "name": name, "color": 0, "colors": {"primary_color": 0}, "hoist": False,
-                "position": position, "permissions": "0", "managed": False, "mentionable": False, "flags": 0,
-                "icon": None, "unicode_emoji": None}
+        return {
+            "id": rid,
+            "name": name,
+            "color": 0,
+            "colors": {"primary_color": 0},
+            "hoist": False,
+            "position": position,
+            "permissions": "0",
+            "managed": False,
+            "mentionable": False,
+            "flags": 0,
+            "icon": None,
+            "unicode_emoji": None,
+        }

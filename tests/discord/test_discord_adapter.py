@@ -39,8 +39,9 @@ async def draft(stack: Stack, user: dict[str, Any], n: int = 4) -> tuple[str, st
     reply = await replied(stack, inter)
     thread = fake.threads()[-1]
     assert f"<#{thread['id']}>" in reply
-    campaign = await stack.service.campaign_for_thread(ThreadRef(
-        platform="discord", channel_id=CHANNEL_ID, thread_id=thread["id"]))
+    campaign = await stack.service.campaign_for_thread(
+        ThreadRef(platform="discord", channel_id=CHANNEL_ID, thread_id=thread["id"])
+    )
     assert campaign is not None
     await stack.deliver_all()
     grids = [m for m in fake.in_channel(thread["id"]) if m.data["attachments"]]
@@ -53,8 +54,21 @@ async def test_draft_opens_a_thread_and_posts_a_grid_with_reactions_and_buttons(
     alice = fake.add_user("alice")
     scope = str(stack.adapter.guild_ids[0]) if stack.adapter.guild_ids else "global"
     registered = {c["name"]: c for c in fake.commands.get(scope, [])}
-    assert {"draft", "vary", "reroll", "select", "refine", "inpaint", "outpaint", "upscale", "faces",
-            "status", "cost", "cancel", "help"} <= set(registered)
+    assert {
+        "draft",
+        "vary",
+        "reroll",
+        "select",
+        "refine",
+        "inpaint",
+        "outpaint",
+        "upscale",
+        "faces",
+        "status",
+        "cost",
+        "cancel",
+        "help",
+    } <= set(registered)
     draft_options = {o["name"]: o["type"] for o in registered["draft"]["options"]}
     assert draft_options["prompt"] == 3 and draft_options["sref"] == 11 and draft_options["cref"] == 11
     assert {o["name"]: o["type"] for o in registered["inpaint"]["options"]}["mask"] == 11
@@ -202,8 +216,9 @@ async def test_a_refused_vote_is_taken_back_and_explained_in_a_dm(stack: Stack) 
     assert bob["id"] not in fake.reactors(grid.id, two)
     assert BOT_ID in fake.reactors(grid.id, two)  # only bob's reaction was taken back
     # the removal comes back as a reaction event; once it is handled too, nothing was counted
-    await fake.wait_for("bob's reaction and its removal handled",
-                        lambda: adapter.handled["reaction"] >= handled + 2)
+    await fake.wait_for(
+        "bob's reaction and its removal handled", lambda: adapter.handled["reaction"] >= handled + 2
+    )
     assert await stack.service.vote_counts(campaign_id, 1) == before
     assert not any(bob["id"] in m.content for m in fake.in_channel(thread_id))
 
@@ -217,12 +232,19 @@ async def test_a_refused_vote_with_dms_closed_is_explained_in_the_thread_then_de
     two = NUMBER_EMOJI[1]
 
     await fake.react(bob["id"], grid.id, two)
-    [notice] = await fake.wait_for("a reply mentioning bob", lambda: [
-        m for m in fake.in_channel(thread_id) if f"<@{bob['id']}>" in m.content])
+    [notice] = await fake.wait_for(
+        "a reply mentioning bob",
+        lambda: [m for m in fake.in_channel(thread_id) if f"<@{bob['id']}>" in m.content],
+    )
     assert "Round 1 is closed" in notice.content
     assert str(notice.data["message_reference"]["message_id"]) == grid.id
-    sent = next(c for c in fake.calls if c.method == "POST" and c.path == f"/channels/{thread_id}/messages"
-                and f"<@{bob['id']}>" in (c.body or {}).get("content", ""))
+    sent = next(
+        c
+        for c in fake.calls
+        if c.method == "POST"
+        and c.path == f"/channels/{thread_id}/messages"
+        and f"<@{bob['id']}>" in (c.body or {}).get("content", "")
+    )
     assert [str(u) for u in sent.body["allowed_mentions"]["users"]] == [bob["id"]]
     assert fake.dms_to(bob["id"]) == []
     assert bob["id"] not in fake.reactors(grid.id, two)

@@ -10,10 +10,14 @@ from adapters.discord.attachments import AttachmentError, AttachmentFetcher
 
 def test_settings_from_env_and_no_token_in_repr() -> None:
     assert DiscordSettings.from_env({}) is None
-    settings = DiscordSettings.from_env({
-        "DISCORD_TOKEN": "sekrit-token", "DISCORD_API_URL": "http://127.0.0.1:9/api/v10",
-        "DISCORD_APPROVER_ROLE": "art director", "DISCORD_GUILD_IDS": "1, 2",
-    })
+    settings = DiscordSettings.from_env(
+        {
+            "DISCORD_TOKEN": "sekrit-token",
+            "DISCORD_API_URL": "http://127.0.0.1:9/api/v10",
+            "DISCORD_APPROVER_ROLE": "art director",
+            "DISCORD_GUILD_IDS": "1, 2",
+        }
+    )
     assert settings is not None
     assert settings.guild_ids == (1, 2) and settings.approver_role == "art director"
     assert settings.api_url == "http://127.0.0.1:9/api/v10"

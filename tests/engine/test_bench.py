@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_full_size_configs_match_the_published_parameter_counts() -> None:
 
     from engine.bench import CLIP_BIGG, CLIP_L, SD15_UNET, SDXL_UNET, VAE
 
-    def millions(model: torch.nn.Module) -> float:
+    def millions(model: Any) -> float:
         return round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
 
     with torch.device("meta"):  # shapes only: no memory, no time

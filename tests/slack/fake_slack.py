@@ -135,13 +135,26 @@ class FakeSlack:
     def foreign_file(self, name: str, size: int = 100) -> dict[str, Any]:
         """A file object whose URL is on a host that is not Slack's."""
         url = f"{self.elsewhere_url}/{name}"
-        return {"id": f"FX{next(self._ids):06d}", "name": name, "size": size, "mimetype": "image/png",
-                "url_private": url, "url_private_download": url}
+        return {
+            "id": f"FX{next(self._ids):06d}",
+            "name": name,
+            "size": size,
+            "mimetype": "image/png",
+            "url_private": url,
+            "url_private_download": url,
+        }
 
     def _file_json(self, rec: FileRec) -> dict[str, Any]:
         url = f"{self.url}/files/{rec.id}/{urllib.parse.quote(rec.name)}"
-        return {"id": rec.id, "name": rec.name, "title": rec.title or rec.name, "size": len(rec.data),
-                "mimetype": "image/png", "url_private": url, "url_private_download": url}
+        return {
+            "id": rec.id,
+            "name": rec.name,
+            "title": rec.title or rec.name,
+            "size": len(rec.data),
+            "mimetype": "image/png",
+            "url_private": url,
+            "url_private_download": url,
+        }
 
     # --- the Web API ----------------------------------------------------------------------------------
 
@@ -167,25 +180,49 @@ class FakeSlack:
         return f"1700000000.{next(self._ts):06d}"
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://fake.slack.test/", "team": "Fake", "user": "draftloop",
-                "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://fake.slack.test/",
+            "team": "Fake",
+            "user": "draftloop",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel", ""))
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
         blocks = _json_field(args.get("blocks")) or []
-        msg = Posted(channel=channel, ts=self._next_ts(), text=str(args.get("text", "")), user=BOT_USER_ID,
-                     thread_ts=args.get("thread_ts") or None, blocks=blocks)
+        msg = Posted(
+            channel=channel,
+            ts=self._next_ts(),
+            text=str(args.get("text", "")),
+            user=BOT_USER_ID,
+            thread_ts=args.get("thread_ts") or None,
+            blocks=blocks,
+        )
         self.messages[(channel, msg.ts)] = msg
-        return {"ok": True, "channel": channel, "ts": msg.ts,
-                "message": {"text": msg.text, "ts": msg.ts, "user": BOT_USER_ID, "blocks": blocks}}
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": msg.ts,
+            "message": {"text": msg.text, "ts": msg.ts, "user": BOT_USER_ID, "blocks": blocks},
+        }
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("channel") or not args.get("user"):
             return {"ok": False, "error": "invalid_arguments"}
-        self.ephemerals.append(Ephemeral(str(args["channel"]), str(args["user"]), str(args.get("text", "")),
-                                         args.get("thread_ts") or None))
+        self.ephemerals.append(
+            Ephemeral(
+                str(args["channel"]),
+                str(args["user"]),
+                str(args.get("text", "")),
+                args.get("thread_ts") or None,
+            )
+        )
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -303,7 +340,11 @@ class SlackSender:
         self._event_ts = itertools.count(1)
 
     async def _post(
-        self, body: bytes, content_type: str, *, bad_signature: bool = False,
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        bad_signature: bool = False,
         extra_headers: dict[str, str] | None = None,
     ) -> Sent:
         ts = str(int(time.time()))
@@ -315,19 +356,27 @@ class SlackSender:
             **(extra_headers or {}),
         }
         timeout = aiohttp.ClientTimeout(total=15)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
-            self.url, data=body, headers=headers
-        ) as resp:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(self.url, data=body, headers=headers) as resp,
+        ):
             return Sent(status=resp.status, body=await resp.text())
 
     async def slash(
         self, command: str, text: str, *, user: str, channel: str, bad_signature: bool = False
     ) -> Sent:
         form = {
-            "token": "deprecated-verification-token", "team_id": TEAM_ID, "team_domain": "fake",
-            "channel_id": channel, "channel_name": channel.lower(),
-            "user_id": user, "user_name": user.lower(),
-            "command": command, "text": text, "api_app_id": "A0APP", "is_enterprise_install": "false",
+            "token": "deprecated-verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "fake",
+            "channel_id": channel,
+            "channel_name": channel.lower(),
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0APP",
+            "is_enterprise_install": "false",
             "response_url": "https://hooks.slack.test/commands/1",
             "trigger_id": f"trig.{next(self._triggers)}",
         }
@@ -337,39 +386,72 @@ class SlackSender:
     def envelope(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
         event = {"event_ts": f"1700001000.{next(self._event_ts):06d}", **event}
         return {
-            "token": "deprecated-verification-token", "team_id": TEAM_ID, "api_app_id": "A0APP",
-            "event": event, "type": "event_callback",
-            "event_id": event_id or f"Ev{next(self._event_ids):08d}", "event_time": int(time.time()),
+            "token": "deprecated-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0APP",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(self._event_ids):08d}",
+            "event_time": int(time.time()),
             "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
         }
 
     async def event(
-        self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None,
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
         bad_signature: bool = False,
     ) -> Sent:
         env = self.envelope(event, event_id)
         headers = {}
         if retry_num is not None:
             headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
-        sent = await self._post(json.dumps(env).encode(), "application/json", bad_signature=bad_signature,
-                                extra_headers=headers)
+        sent = await self._post(
+            json.dumps(env).encode(), "application/json", bad_signature=bad_signature, extra_headers=headers
+        )
         sent.event_id = env["event_id"]
         return sent
 
     async def reaction(
-        self, name: str, *, user: str, channel: str, ts: str, added: bool = True,
-        event_id: str | None = None, retry_num: int | None = None,
+        self,
+        name: str,
+        *,
+        user: str,
+        channel: str,
+        ts: str,
+        added: bool = True,
+        event_id: str | None = None,
+        retry_num: int | None = None,
     ) -> Sent:
-        event = {"type": "reaction_added" if added else "reaction_removed", "user": user, "reaction": name,
-                 "item_user": BOT_USER_ID, "item": {"type": "message", "channel": channel, "ts": ts}}
+        event = {
+            "type": "reaction_added" if added else "reaction_removed",
+            "user": user,
+            "reaction": name,
+            "item_user": BOT_USER_ID,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+        }
         return await self.event(event, event_id=event_id, retry_num=retry_num)
 
     async def message(
-        self, text: str, *, user: str, channel: str, ts: str, thread_ts: str | None = None,
+        self,
+        text: str,
+        *,
+        user: str,
+        channel: str,
+        ts: str,
+        thread_ts: str | None = None,
         files: list[dict[str, Any]] | None = None,
     ) -> Sent:
-        event: dict[str, Any] = {"type": "message", "user": user, "text": text, "channel": channel, "ts": ts,
-                                 "channel_type": "channel"}
+        event: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "channel": channel,
+            "ts": ts,
+            "channel_type": "channel",
+        }
         if thread_ts:
             event["thread_ts"] = thread_ts
         if files:
@@ -378,19 +460,41 @@ class SlackSender:
         return await self.event(event)
 
     async def block_action(
-        self, action_id: str, *, user: str, channel: str, message_ts: str, thread_ts: str | None,
+        self,
+        action_id: str,
+        *,
+        user: str,
+        channel: str,
+        message_ts: str,
+        thread_ts: str | None,
     ) -> Sent:
         payload = {
-            "type": "block_actions", "team": {"id": TEAM_ID, "domain": "fake"},
-            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID}, "api_app_id": "A0APP",
-            "token": "deprecated-verification-token", "trigger_id": f"trig.{next(self._triggers)}",
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel,
-                          "is_ephemeral": False, "thread_ts": thread_ts},
+            "type": "block_actions",
+            "team": {"id": TEAM_ID, "domain": "fake"},
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0APP",
+            "token": "deprecated-verification-token",
+            "trigger_id": f"trig.{next(self._triggers)}",
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel,
+                "is_ephemeral": False,
+                "thread_ts": thread_ts,
+            },
             "channel": {"id": channel, "name": channel.lower()},
             "message": {"type": "message", "ts": message_ts, "thread_ts": thread_ts, "user": BOT_USER_ID},
             "response_url": "https://hooks.slack.test/actions/1",
-            "actions": [{"type": "button", "action_id": action_id, "block_id": "act-1-0", "value": action_id,
-                         "text": {"type": "plain_text", "text": "press"}, "action_ts": str(time.time())}],
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "act-1-0",
+                    "value": action_id,
+                    "text": {"type": "plain_text", "text": "press"},
+                    "action_ts": str(time.time()),
+                }
+            ],
         }
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return await self._post(body, "application/x-www-form-urlencoded")

@@ -56,7 +56,11 @@ async def wait_for(what: str, check: Callable[[], Any], seconds: float = WAIT_SE
 
 
 async def make_stack(
-    redis: aioredis.Redis, data_dir: Path, fake: FakeSlack, *, approvers: tuple[str, ...] = (),
+    redis: aioredis.Redis,
+    data_dir: Path,
+    fake: FakeSlack,
+    *,
+    approvers: tuple[str, ...] = (),
     artifacts: ArtifactStore | None = None,
 ) -> SlackStack:
     """A fresh presenter, service and adapter (as after a restart) over the given Redis and fake Slack."""
@@ -64,7 +68,12 @@ async def make_stack(
     presenter = SlackPresenter(BOT_TOKEN, api_url=fake.api_url)
     service = CampaignService(redis, artifacts, presenters={"slack": presenter})
     adapter = SlackAdapter(
-        BOT_TOKEN, SIGNING_SECRET, service, presenter, api_url=fake.api_url, approver_user_ids=approvers,
+        BOT_TOKEN,
+        SIGNING_SECRET,
+        service,
+        presenter,
+        api_url=fake.api_url,
+        approver_user_ids=approvers,
     )
     await adapter.start("127.0.0.1", 0)
     sender = SlackSender(f"http://127.0.0.1:{adapter.port}{adapter.path}")

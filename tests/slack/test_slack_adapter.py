@@ -65,8 +65,9 @@ async def start_campaign(stack: SlackStack, n: int = 4) -> Started:
     parents = _parents(stack.fake)
     assert len(parents) == 1, [m.text for m in parents]
     thread_ts = parents[0].ts
-    campaign = await stack.service.campaign_for_thread(ThreadRef(platform="slack", channel_id=CHANNEL,
-                                                                 thread_id=thread_ts))
+    campaign = await stack.service.campaign_for_thread(
+        ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=thread_ts)
+    )
     assert campaign is not None
     jobs = await stack.jobs()
     assert [j.campaign_id for j in jobs] == [campaign.id]
@@ -98,9 +99,13 @@ async def test_draft_opens_a_thread_and_posts_a_grid_with_files_reactions_button
     assert {f.data for f in shared} == expected
     assert len(fake.calls_of("files.getUploadURLExternal")) == 4
     methods = [c.method for c in fake.calls]
-    grid_call = next(i for i, c in enumerate(fake.calls)
-                     if c.method == "chat.postMessage" and c.args.get("thread_ts") == started.thread_ts
-                     and c.args.get("blocks"))
+    grid_call = next(
+        i
+        for i, c in enumerate(fake.calls)
+        if c.method == "chat.postMessage"
+        and c.args.get("thread_ts") == started.thread_ts
+        and c.args.get("blocks")
+    )
     assert methods.index("files.completeUploadExternal") < grid_call
 
     # the listing names every candidate; the bot seeded one number reaction per candidate
@@ -144,8 +149,9 @@ async def test_reactions_vote_and_retries_count_once(stack: SlackStack) -> None:
     await send.reaction("four", user="U2", channel=CHANNEL, ts=grid_ts, added=False)
     assert await counts() == {1: 2, 2: 0, 3: 0, 4: 0}
     # Slack redelivers the first reaction_added: handled already, so the vote stays removed
-    retry = await send.reaction("four", user="U2", channel=CHANNEL, ts=grid_ts, event_id=first.event_id,
-                                retry_num=1)
+    retry = await send.reaction(
+        "four", user="U2", channel=CHANNEL, ts=grid_ts, event_id=first.event_id, retry_num=1
+    )
     assert retry.status == 200
     assert await counts() == {1: 2, 2: 0, 3: 0, 4: 0}
 
@@ -172,8 +178,12 @@ async def test_a_request_with_a_bad_signature_is_rejected_and_changes_nothing(st
     before = sorted(await stack.redis.keys("*"))
     sent = await stack.sender.slash("/draft", "a fox", user="U1", channel=CHANNEL, bad_signature=True)
     assert sent.status == 401
-    event = {"type": "reaction_added", "user": "U1", "reaction": "one",
-             "item": {"type": "message", "channel": CHANNEL, "ts": "1700000000.000001"}}
+    event = {
+        "type": "reaction_added",
+        "user": "U1",
+        "reaction": "one",
+        "item": {"type": "message", "channel": CHANNEL, "ts": "1700000000.000001"},
+    }
     assert (await stack.sender.event(event, bad_signature=True)).status == 401
     await stack.settle()
     assert stack.fake.calls == []
@@ -195,15 +205,21 @@ async def test_a_button_works_after_the_adapter_is_recreated(
     try:
         action = f"dl:vary:{started.campaign_id}:2:subtle"
         assert action in _action_ids(started.grid)
-        sent = await fresh.sender.block_action(action, user="U2", channel=CHANNEL, message_ts=started.grid.ts,
-                                               thread_ts=started.thread_ts)
+        sent = await fresh.sender.block_action(
+            action, user="U2", channel=CHANNEL, message_ts=started.grid.ts, thread_ts=started.thread_ts
+        )
         assert sent.status == 200
         await fresh.settle()
         new = [j for j in await fresh.jobs() if j.job_id not in {b.job_id for b in jobs_before}]
         assert [(j.kind, j.campaign_id) for j in new] == [(JobKind.VARIATION, started.campaign_id)]
         # a button of a campaign that does not exist answers the presser only
-        await fresh.sender.block_action("dl:vary:0000000000000000:1", user="U3", channel=CHANNEL,
-                                        message_ts=started.grid.ts, thread_ts=started.thread_ts)
+        await fresh.sender.block_action(
+            "dl:vary:0000000000000000:1",
+            user="U3",
+            channel=CHANNEL,
+            message_ts=started.grid.ts,
+            thread_ts=started.thread_ts,
+        )
         await fresh.settle()
         [gone] = fake.ephemerals_for("U3")
         assert "no longer exists" in gone.text and gone.thread_ts == started.thread_ts
@@ -221,14 +237,21 @@ async def test_thread_messages_are_commands_and_files_come_only_from_slack(stack
         return [j.job_id for j in await stack.jobs() if j.job_id not in known]
 
     # chatter in the thread is not a command
-    await send.message("nice, I like 2", user="U2", channel=CHANNEL, ts="1700002000.000001",
-                       thread_ts=started.thread_ts)
+    await send.message(
+        "nice, I like 2", user="U2", channel=CHANNEL, ts="1700002000.000001", thread_ts=started.thread_ts
+    )
     assert await new_jobs() == []
     assert fake.ephemerals_for("U2") == []
 
     # a line starting with "/" in the campaign thread is a command; Slack's retry of it is handled once
-    vary = {"type": "message", "user": "U3", "text": " /vary 2 strong", "channel": CHANNEL,
-            "ts": "1700002000.000004", "thread_ts": started.thread_ts}
+    vary = {
+        "type": "message",
+        "user": "U3",
+        "text": " /vary 2 strong",
+        "channel": CHANNEL,
+        "ts": "1700002000.000004",
+        "thread_ts": started.thread_ts,
+    }
     sent = await send.event(vary)
     assert (await send.event(vary, event_id=sent.event_id, retry_num=1)).status == 200
     varied = await new_jobs()
@@ -240,8 +263,14 @@ async def test_thread_messages_are_commands_and_files_come_only_from_slack(stack
 
     # a file from a host that is not Slack's is refused before anything is fetched
     foreign = fake.foreign_file("ref.png")
-    await send.message(f"<@{BOT_USER_ID}> draft a fox in a hat --image ref.png", user="U2", channel=CHANNEL,
-                       ts="1700002000.000002", thread_ts=started.thread_ts, files=[foreign])
+    await send.message(
+        f"<@{BOT_USER_ID}> draft a fox in a hat --image ref.png",
+        user="U2",
+        channel=CHANNEL,
+        ts="1700002000.000002",
+        thread_ts=started.thread_ts,
+        files=[foreign],
+    )
     assert await new_jobs() == []
     [refusal] = fake.ephemerals_for("U2")
     assert "only fetched from Slack's own file hosts" in refusal.text and "'ref.png'" in refusal.text
@@ -250,8 +279,14 @@ async def test_thread_messages_are_commands_and_files_come_only_from_slack(stack
     # the same command with a file on Slack's host: fetched with the bot token, used as the init image
     image = png(48, 48, (10, 120, 200))
     hosted = fake.host_file("ref.png", image)
-    await send.message(f"<@{BOT_USER_ID}> draft a fox in a hat --image ref.png", user="U2", channel=CHANNEL,
-                       ts="1700002000.000003", thread_ts=started.thread_ts, files=[hosted])
+    await send.message(
+        f"<@{BOT_USER_ID}> draft a fox in a hat --image ref.png",
+        user="U2",
+        channel=CHANNEL,
+        ts="1700002000.000003",
+        thread_ts=started.thread_ts,
+        files=[hosted],
+    )
     drafted = await new_jobs()
     assert len(drafted) == 1, [e.text for e in fake.ephemerals]
     [draft_id] = drafted
@@ -281,8 +316,9 @@ async def test_the_status_line_is_one_message_edited_in_place_across_restarts(
 
     fresh = await make_stack(redis, tmp_data_dir, fake, artifacts=stack.artifacts)
     try:
-        await fresh.service.relay_progress(Progress(job_id=job.job_id, campaign_id=job.campaign_id, step=3,
-                                                    total=4))
+        await fresh.service.relay_progress(
+            Progress(job_id=job.job_id, campaign_id=job.campaign_id, step=3, total=4)
+        )
         assert "step 3/4" in status.text
         assert status.edits >= 1
         assert [m for m in fake.in_thread(CHANNEL, started.thread_ts) if "step 3/4" in m.text] == [status]

@@ -52,8 +52,13 @@ class EngineStandIn:
             key = self.artifacts.put(png(size, size, PALETTE[(seed + i) % len(PALETTE)]))
             images.append(ImageOut(artifact=key, seed=seed, width=size, height=size))
         result = Result(
-            job_id=job.job_id, campaign_id=job.campaign_id, kind=job.kind, ok=True, images=images,
-            device_seconds=self.seconds_per_image * len(images), batch_size=len(images),
+            job_id=job.job_id,
+            campaign_id=job.campaign_id,
+            kind=job.kind,
+            ok=True,
+            images=images,
+            device_seconds=self.seconds_per_image * len(images),
+            batch_size=len(images),
             worker="test-worker",
         )
         await self.service.apply_result(result)

@@ -15,8 +15,12 @@ from tests.web.web_stack import Stack, make_stack
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -26,7 +30,6 @@ pytestmark = [
         not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed (apt-get install chromium)"
     ),
 ]
-
 
 
 @pytest.fixture

@@ -41,17 +41,31 @@ async def post(client: Client, path: str, body: dict[str, Any], status: int = 20
 
 
 async def send(
-    client: Client, user: str, text: str, channel: str = "general", thread: str | None = None,
-    event_id: str | None = None, approver: bool = False,
+    client: Client,
+    user: str,
+    text: str,
+    channel: str = "general",
+    thread: str | None = None,
+    event_id: str | None = None,
+    approver: bool = False,
 ) -> dict[str, Any]:
-    return await post(client, "/api/send", {
-        "channel_id": channel, "thread_id": thread or "", "user": user, "text": text,
-        "event_id": event_id or uuid.uuid4().hex, "approver": "1" if approver else "",
-    })
+    return await post(
+        client,
+        "/api/send",
+        {
+            "channel_id": channel,
+            "thread_id": thread or "",
+            "user": user,
+            "text": text,
+            "event_id": event_id or uuid.uuid4().hex,
+            "approver": "1" if approver else "",
+        },
+    )
 
 
-async def messages(client: Client, user: str, channel: str = "general",
-                   thread: str | None = None) -> list[dict[str, Any]]:
+async def messages(
+    client: Client, user: str, channel: str = "general", thread: str | None = None
+) -> list[dict[str, Any]]:
     params = {"channel_id": channel, "user": user}
     if thread:
         params["thread_id"] = thread
@@ -126,16 +140,24 @@ async def test_reactions_vote_and_show_counts(stack: Stack, client: Client) -> N
 
     two = NUMBER_EMOJI[1]
     for user in ("ben", "chloe"):
-        out = await post(client, "/api/react", {
-            "message_id": grid["id"], "emoji": two, "added": True, "user": user, "event_id": uuid.uuid4().hex,
-        })
+        out = await post(
+            client,
+            "/api/react",
+            {
+                "message_id": grid["id"],
+                "emoji": two,
+                "added": True,
+                "user": user,
+                "event_id": uuid.uuid4().hex,
+            },
+        )
         assert out["ok"] and out["refusal"] is None
     campaign_id = grid["campaign_id"]
     camp = await stack.service.campaign(campaign_id)
     assert camp is not None
     assert (await stack.service.vote_counts(campaign_id, grid["round_no"]))[numbers[1]] == 2
 
-    shown = (await (await client.get(f"/api/campaign/{campaign_id}")).json())
+    shown = await (await client.get(f"/api/campaign/{campaign_id}")).json()
     assert shown["votes"][str(numbers[1])] == 2
     assert shown["campaign"]["stage"] == "voting"
     assert "draft" in shown["cost_text"].lower()
@@ -143,9 +165,17 @@ async def test_reactions_vote_and_show_counts(stack: Stack, client: Client) -> N
     after = next(m for m in await messages(client, "ana", thread=thread) if m["id"] == grid["id"])
     assert next(r for r in after["reactions"] if r["emoji"] == two)["users"] == ["ben", "chloe"]
 
-    out = await post(client, "/api/react", {
-        "message_id": grid["id"], "emoji": two, "added": False, "user": "ben", "event_id": uuid.uuid4().hex,
-    })
+    out = await post(
+        client,
+        "/api/react",
+        {
+            "message_id": grid["id"],
+            "emoji": two,
+            "added": False,
+            "user": "ben",
+            "event_id": uuid.uuid4().hex,
+        },
+    )
     assert next(r for r in out["reactions"] if r["emoji"] == two)["users"] == ["chloe"]
     assert (await stack.service.vote_counts(campaign_id, grid["round_no"]))[numbers[1]] == 1
 
@@ -157,10 +187,18 @@ async def test_react_reads_added_as_a_boolean_or_its_string_forms(stack: Stack, 
     one, two = NUMBER_EMOJI[:2]
 
     async def react(emoji: str, added: Any, status: int = 200) -> dict[str, Any]:
-        return await post(client, "/api/react", {
-            "message_id": grid["id"], "emoji": emoji, "added": added, "user": "ben",
-            "event_id": uuid.uuid4().hex,
-        }, status=status)
+        return await post(
+            client,
+            "/api/react",
+            {
+                "message_id": grid["id"],
+                "emoji": emoji,
+                "added": added,
+                "user": "ben",
+                "event_id": uuid.uuid4().hex,
+            },
+            status=status,
+        )
 
     async def counts() -> dict[int, int]:
         return await stack.service.vote_counts(campaign_id, round_no)
@@ -180,15 +218,20 @@ async def test_react_reads_added_as_a_boolean_or_its_string_forms(stack: Stack, 
     assert await counts() == {first: 0, second: 1}
 
 
-async def test_a_vote_the_round_refuses_is_taken_back_and_explained(
-    stack: Stack, client: Client
-) -> None:
+async def test_a_vote_the_round_refuses_is_taken_back_and_explained(stack: Stack, client: Client) -> None:
     thread, grid = await start_voting(stack, client, n=2)
     await send(client, "ana", f"/select {grid['images'][0]['number']}", thread=thread)  # closes the round
-    out = await post(client, "/api/react", {
-        "message_id": grid["id"], "emoji": NUMBER_EMOJI[1], "added": True, "user": "ben",
-        "event_id": uuid.uuid4().hex,
-    })
+    out = await post(
+        client,
+        "/api/react",
+        {
+            "message_id": grid["id"],
+            "emoji": NUMBER_EMOJI[1],
+            "added": True,
+            "user": "ben",
+            "event_id": uuid.uuid4().hex,
+        },
+    )
     assert not out["ok"] and out["refusal"]
     assert out["reply"]["visible_to"] == "ben"
     assert all(r["users"] == [] for r in out["reactions"])
@@ -199,10 +242,16 @@ async def test_buttons_run_their_action(stack: Stack, client: Client) -> None:
     _, grid = await start_voting(stack, client, n=2)
     vary = next(b for b in grid["buttons"] if b["action_id"].startswith("dl:vary:"))
     before = len(await stack.jobs())
-    await post(client, "/api/press", {
-        "action_id": vary["action_id"], "message_id": grid["id"], "user": "chloe",
-        "event_id": uuid.uuid4().hex,
-    })
+    await post(
+        client,
+        "/api/press",
+        {
+            "action_id": vary["action_id"],
+            "message_id": grid["id"],
+            "user": "chloe",
+            "event_id": uuid.uuid4().hex,
+        },
+    )
     jobs = await stack.jobs()
     assert len(jobs) == before + 1 and jobs[-1].kind is JobKind.VARIATION
 
@@ -221,9 +270,7 @@ async def test_an_event_delivered_twice_acts_once(stack: Stack, client: Client) 
     assert len(next(c for c in channels if c["id"] == "general")["threads"]) == 1
 
 
-async def test_artifacts_are_served_as_images_with_cache_headers(
-    stack: Stack, client: Client
-) -> None:
+async def test_artifacts_are_served_as_images_with_cache_headers(stack: Stack, client: Client) -> None:
     _, grid = await start_voting(stack, client, n=1)
     url = grid["images"][0]["url"]
     resp = await client.get(url)
@@ -238,17 +285,19 @@ async def test_artifacts_are_served_as_images_with_cache_headers(
     assert (await client.get("/artifacts/..%2Fsecret")).status == 404
 
 
-async def test_attachments_reach_the_service_and_size_is_limited(
-    redis: Any, tmp_data_dir: Any
-) -> None:
+async def test_attachments_reach_the_service_and_size_is_limited(redis: Any, tmp_data_dir: Any) -> None:
     small = make_stack(redis, tmp_data_dir, max_upload_bytes=64 * 1024)
     c: Client = TestClient(TestServer(small.web.app, host="127.0.0.1"))
     await c.start_server()
     try:
         ref = png(32, 32, (10, 200, 30))
         form = aiohttp.FormData()
-        for k, v in {"channel_id": "general", "user": "ana", "text": "/draft a fox --n 2 --sref mood.png",
-                     "event_id": uuid.uuid4().hex}.items():
+        for k, v in {
+            "channel_id": "general",
+            "user": "ana",
+            "text": "/draft a fox --n 2 --sref mood.png",
+            "event_id": uuid.uuid4().hex,
+        }.items():
             form.add_field(k, v)
         form.add_field("files", ref, filename="mood.png", content_type="image/png")
         resp = await c.post("/api/send", data=form, headers=HEADERS)
@@ -302,9 +351,7 @@ async def test_posts_need_the_client_header(client: Client) -> None:
     assert resp.status == 403
 
 
-async def test_server_sent_events_carry_public_posts_not_others_errors(
-    stack: Stack, client: Client
-) -> None:
+async def test_server_sent_events_carry_public_posts_not_others_errors(stack: Stack, client: Client) -> None:
     resp = await client.get("/api/events", params={"user": "ben"})
     assert resp.headers["Content-Type"].startswith("text/event-stream")
 

@@ -25,8 +25,13 @@ class Stack(EngineStandIn):
 
 
 def make_stack(
-    redis: aioredis.Redis, data_dir: Path, *, host: str = "127.0.0.1", port: int = 0,
-    token: str | None = None, max_upload_bytes: int = 10 * 1024 * 1024,
+    redis: aioredis.Redis,
+    data_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    max_upload_bytes: int = 10 * 1024 * 1024,
 ) -> Stack:
     presenter = WebPresenter(state_path=data_dir / "web" / "playground.json")
     artifacts = ArtifactStore(data_dir / "artifacts")
