@@ -100,6 +100,8 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
+            # Ctrl-C in a terminal reaches the whole foreground group: Redis must stop last, when told.
+            start_new_session=True,
             cwd=self.data_dir,
         )
 

@@ -40,6 +40,7 @@ def test_up_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
         code = up.stop()
     assert code == 0, up.output()
     assert "stopped" in up.output()
+    assert "Traceback" not in up.output(), "Ctrl-C left errors behind"
     assert processes_mentioning(str(data_dir)) == [], "a process outlived `draftloop up`"
 
     again = UpProcess(data_dir, free_port())

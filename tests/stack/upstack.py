@@ -56,7 +56,11 @@ class UpProcess:
         self.log_path = data_dir.parent / f"up-{port}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "up"], env=env, stdout=self._log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "bot.cli", "up"],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, like a terminal's foreground job
         )
 
     @property
@@ -78,7 +82,8 @@ class UpProcess:
 
     def stop(self, timeout: float = 60.0) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            # Ctrl-C in a terminal: SIGINT to every process of the foreground group
+            os.killpg(self.proc.pid, signal.SIGINT)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
