@@ -29,7 +29,11 @@ def _spec(word: str) -> grammar.CommandSpec:
 
 
 def summary(word: str) -> str:
-    text = _spec(word).summary
+    return _spec_summary((word,))
+
+
+def _spec_summary(words: tuple[str, ...]) -> str:
+    text = next(c for c in grammar.COMMANDS if c.words == words).summary
     return (text[:1].upper() + text[1:])[:100]
 
 
@@ -159,6 +163,27 @@ def register(tree: app_commands.CommandTree[Any], adapter: DiscordAdapter) -> No
     @tree.command(name="cancel", description=summary("cancel"))
     async def cancel(interaction: Interaction) -> None:
         await run(interaction, "cancel", {})
+
+    schedule = app_commands.Group(name="schedule", description="Scheduled campaign threads (cron, UTC)")
+
+    @schedule.command(name="add", description=_spec_summary(("schedule", "add")))
+    @app_commands.describe(
+        cron='five cron fields in UTC, e.g. "0 9 * * 1" (Mondays 09:00)',
+        prompt="the draft's prompt, with any /draft flags (--n 4 --vote 4h ...)",
+    )
+    async def schedule_add(interaction: Interaction, cron: str, prompt: str) -> None:
+        await run(interaction, "schedule add", {"cron": cron, "prompt": prompt})
+
+    @schedule.command(name="list", description=_spec_summary(("schedule", "list")))
+    async def schedule_list(interaction: Interaction) -> None:
+        await run(interaction, "schedule list", {})
+
+    @schedule.command(name="remove", description=_spec_summary(("schedule", "remove")))
+    @app_commands.describe(id="the schedule's id, from /schedule list")
+    async def schedule_remove(interaction: Interaction, id: str) -> None:
+        await run(interaction, "schedule remove", {"id": id})
+
+    tree.add_command(schedule)
 
     @tree.command(name="help", description=summary("help"))
     @described("help")

@@ -190,6 +190,7 @@ class FakeDiscord:
         *,
         channel_id: str = CHANNEL_ID,
         attachments: dict[str, dict[str, Any]] | None = None,
+        subcommand: str | None = None,
     ) -> Interaction:
         """A slash command; ``attachments`` maps an option name to an attachment object."""
         opts: list[dict[str, Any]] = []
@@ -208,6 +209,8 @@ class FakeDiscord:
         for key, att in (attachments or {}).items():
             opts.append({"name": key, "type": 11, "value": att["id"]})
             resolved.setdefault("attachments", {})[att["id"]] = att
+        if subcommand is not None:
+            opts = [{"name": subcommand, "type": 1, "options": opts}]
         data: dict[str, Any] = {
             "id": str(next(self._ids)),
             "name": name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from bot.core.messages import NUMBER_EMOJI, parse_action_id
@@ -68,7 +69,14 @@ async def test_draft_opens_a_thread_and_posts_a_grid_with_reactions_and_buttons(
         "cost",
         "cancel",
         "help",
+        "settings",
+        "schedule",
     } <= set(registered)
+    assert {o["name"] for o in registered["schedule"]["options"] if o["type"] == 1} == {
+        "add",
+        "list",
+        "remove",
+    }
     draft_options = {o["name"]: o["type"] for o in registered["draft"]["options"]}
     assert draft_options["prompt"] == 3 and draft_options["sref"] == 11 and draft_options["cref"] == 11
     assert {o["name"]: o["type"] for o in registered["inpaint"]["options"]}["mask"] == 11
@@ -268,3 +276,29 @@ async def test_a_refused_vote_before_voting_opens_is_taken_back(stack: Stack) ->
     assert "Round 1" in dm.content
     assert bob["id"] not in fake.reactors(grid.id, NUMBER_EMOJI[0])
     assert await stack.service.vote_counts(campaign_id, 1) == {1: 0, 2: 0}
+
+
+async def test_schedules_are_added_listed_and_removed_through_the_schedule_group(stack: Stack) -> None:
+    fake = stack.fake
+    alice = fake.add_user("alice")
+    added = await replied(
+        stack,
+        await fake.slash(
+            alice, "schedule", {"cron": "0 9 * * 1", "prompt": "weekly deal banner --n 4"}, subcommand="add"
+        ),
+    )
+    listed = await replied(stack, await fake.slash(alice, "schedule", {}, subcommand="list"))
+    assert "weekly deal banner" in listed and "0 9 * * 1" in listed
+    ids = re.findall(r"\b[0-9a-f]{6}\b", added)
+    assert ids and ids[0] in listed, added
+    schedule_id = ids[0]
+    bad = await replied(
+        stack, await fake.slash(alice, "schedule", {"cron": "every monday", "prompt": "x"}, subcommand="add")
+    )
+    assert "cron" in bad.lower()
+    removed = await replied(
+        stack, await fake.slash(alice, "schedule", {"id": schedule_id}, subcommand="remove")
+    )
+    assert schedule_id in removed
+    after = await replied(stack, await fake.slash(alice, "schedule", {}, subcommand="list"))
+    assert "weekly deal banner" not in after
