@@ -50,17 +50,16 @@ from bot.state.quota import QuotaStore
 from bot.state.retention import DEFAULT_RETENTION_SECONDS
 from bot.state.schedules import ScheduleStore
 from bot.state.votes import VoteStore
-from bot.usecases import channel
+from bot.usecases import channel, models
 from bot.usecases.effects import DEFAULT_SWEEP_AFTER_SECONDS, EffectRunner, durable
 from bot.usecases.schedules import ScheduleDesk
 from engine import api
-from engine.api import JobKind, Progress, Result, WorkerBeat
+from engine.api import JobKind, Progress, Result
 from engine.artifacts import ArtifactStore
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 
-WORKER_GONE_AFTER_SECONDS = 60.0
 _GONE = "This campaign no longer exists (finished campaigns are kept for a limited time)."
 _VERBS = {
     JobKind.DRAFT: "Drafting",
@@ -173,6 +172,11 @@ class CampaignService:
             command = uploads.ImageResolver(self.artifacts, attachments).command(command)
         except uploads.UploadError as exc:
             return [str(exc)]
+        draft = command.draft if isinstance(command, ScheduleAdd) else command
+        if isinstance(draft, Draft):
+            answer = await models.unknown_model_answer(self.redis, draft.model, self.clock())
+            if answer is not None:
+                return [answer]
         campaign = None
         if thread_id is not None:
             campaign = await self.campaigns.for_thread(
@@ -348,17 +352,11 @@ class CampaignService:
         lanes: dict[str, dict[str, int]] = {}
         for lane in api.LANES:
             lanes[lane] = await self._lane_stats(api.jobs_stream(lane))
-        workers: dict[str, object] = {}
         now = self.clock()
-        for worker_id, raw in (await self.redis.hgetall(api.WORKERS_KEY)).items():  # type: ignore[misc]
-            try:
-                beat = WorkerBeat.model_validate_json(raw)
-            except ValueError:
-                continue
-            if now - beat.at > WORKER_GONE_AFTER_SECONDS:  # a worker that died without saying goodbye
-                await self.redis.hdel(api.WORKERS_KEY, worker_id)  # type: ignore[misc]
-                continue
-            workers[as_str(worker_id)] = beat.model_dump()
+        beats = await models.live_beats(self.redis, now)
+        for worker_id in set(await self.redis.hkeys(api.WORKERS_KEY)) - set(beats):  # type: ignore[misc]
+            await self.redis.hdel(api.WORKERS_KEY, worker_id)  # died without saying goodbye
+        workers: dict[str, object] = {as_str(k): beat.model_dump() for k, beat in beats.items()}
         counters: dict[str, float] = {}
         for name, raw in (await self.redis.hgetall(api.STATS_KEY)).items():  # type: ignore[misc]
             counters[as_str(name)] = float(raw)

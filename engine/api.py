@@ -141,6 +141,7 @@ class WorkerBeat(BaseModel):
     at: float
     busy: bool = False
     batch_size: int = 0
+    models: list[str] = Field(default_factory=list)  # names this worker knows (paths and hub ids also work)
 
 
 def encode(model: BaseModel) -> dict[str, str]:

@@ -24,6 +24,10 @@ class DiffusersRunner:
         self.registry = registry
         self.max_faces = max_faces
 
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(self.registry.available())
+
     # --- batching ------------------------------------------------------------------------------
 
     def resolved(self, job: Job) -> Resolved:

@@ -44,6 +44,7 @@ class WorkerConfig:
     progress_interval_s: float = 0.25  # at most 4 progress messages a second per job
     device: str = "cpu"
     model: str = ""
+    models: tuple[str, ...] = ()  # advertised in the heartbeat, so the bot can refuse a mistyped name
 
 
 def make_worker_id() -> str:
@@ -366,6 +367,7 @@ class Worker:
             at=time.time(),
             busy=bool(self._inflight),
             batch_size=self._inflight_images,
+            models=list(self.config.models),
         )
         await self.queue.beat(beat)
 

@@ -91,6 +91,7 @@ async def serve(args: argparse.Namespace, runner: StageRunner) -> None:
         max_attempts=args.max_attempts,
         device=args.device,
         model=args.model,
+        models=tuple(getattr(runner, "models", ())),
     )
     worker = Worker(client, runner, store, config, worker_id=args.worker_id)
     stop = asyncio.Event()

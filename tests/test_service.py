@@ -668,3 +668,30 @@ async def test_a_retried_vote_closes_a_round_whose_quorum_was_reached_but_not_cl
     campaign = await w.service.campaign(campaign_id)
     assert campaign is not None and campaign.rounds[0].closed_by == "quorum"
     assert campaign.rounds[0].winners == [2]
+
+
+async def test_a_mistyped_model_is_answered_at_once_with_the_models_workers_know(world: World) -> None:
+    w = world
+    beat = api.WorkerBeat(
+        worker="gpu0", device="cuda", model="sdxl", at=w.service.clock(), models=["sd15", "sdxl"]
+    )
+    await w.redis.hset(api.WORKERS_KEY, "gpu0", beat.model_dump_json())
+    replies = await w.service.handle_text(PLATFORM, "chan", None, OWNER, "/draft a fox --model sdxll")
+    assert replies and "sdxll" in replies[0] and "sd15, sdxl" in replies[0]
+    assert w.presenter.threads == [] and await queued_jobs(w.redis) == []
+    # a known name, and a hub id the worker will load itself, are accepted
+    for model in ("sdxl", "stabilityai/sdxl-turbo"):
+        assert (
+            await w.service.handle_text(PLATFORM, "chan", None, OWNER, f"/draft a fox --model {model}") == []
+        )
+    assert [job.model for job in await queued_jobs(w.redis)] == ["sdxl", "stabilityai/sdxl-turbo"]
+
+
+async def test_with_no_live_worker_a_model_name_waits_in_the_queue(world: World) -> None:
+    w = world
+    gone = api.WorkerBeat(
+        worker="gpu0", device="cuda", model="sdxl", at=w.service.clock() - 600, models=["sdxl"]
+    )
+    await w.redis.hset(api.WORKERS_KEY, "gpu0", gone.model_dump_json())
+    assert await w.service.handle_text(PLATFORM, "chan", None, OWNER, "/draft a fox --model sd15") == []
+    assert [job.model for job in await queued_jobs(w.redis)] == ["sd15"]

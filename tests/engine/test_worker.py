@@ -318,10 +318,12 @@ async def test_heartbeat_while_running_and_removed_on_stop(
     redis: aioredis.Redis, store: ArtifactStore
 ) -> None:
     runner = PaintRunner()
-    async with running(redis, runner, store, device="cpu", model="tiny-sd") as worker:
+    models = ("tiny-sd", "tiny-sdxl")
+    async with running(redis, runner, store, device="cpu", model="tiny-sd", models=models) as worker:
         await until(lambda: redis.hexists(api.WORKERS_KEY, worker.worker_id))  # type: ignore[arg-type]
         beat = api.WorkerBeat.model_validate_json(await redis.hget(api.WORKERS_KEY, worker.worker_id) or "")
         assert (beat.worker, beat.device, beat.model) == (worker.worker_id, "cpu", "tiny-sd")
+        assert beat.models == ["tiny-sd", "tiny-sdxl"]  # what the bot checks a --model against
     assert not await redis.hexists(api.WORKERS_KEY, worker.worker_id)
 
 
