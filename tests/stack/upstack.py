@@ -40,7 +40,9 @@ def processes_mentioning(text: str) -> list[int]:
 
 
 class UpProcess:
-    def __init__(self, data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, extra_env: dict[str, str] | None = None, command: str = "up"
+    ) -> None:
         self.data_dir = data_dir
         self.port = port
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DRAFTLOOP_MODEL")}
@@ -53,10 +55,10 @@ class UpProcess:
             }
         )
         env.update(extra_env or {})
-        self.log_path = data_dir.parent / f"up-{port}.log"
+        self.log_path = data_dir.parent / f"{command.split()[0]}-{port}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "up"],
+            [sys.executable, "-m", "bot.cli", *command.split()],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
