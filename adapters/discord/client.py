@@ -30,7 +30,14 @@ from discord import app_commands
 
 from adapters.discord import commands
 from adapters.discord.attachments import DEFAULT_MAX_BYTES, AttachmentError, AttachmentFetcher
-from adapters.discord.presenter import PLATFORM, ActionButton, DiscordPresenter, acting, clip
+from adapters.discord.presenter import (
+    PLATFORM,
+    ActionButton,
+    DiscordPresenter,
+    ThreadRefused,
+    acting,
+    clip,
+)
 from bot.core import grammar
 from bot.core.commands import CommandError, Help
 from bot.core.model import User
@@ -240,15 +247,18 @@ class DiscordAdapter(discord.Client):
         else:
             channel_id, thread_id = str(interaction.channel_id), None
         with acting() as act:
-            replies = await self.service.handle_command(
-                PLATFORM,
-                channel_id,
-                thread_id,
-                self.user_of(interaction.user),
-                parsed,
-                attachments,
-                event_id=str(interaction.id),
-            )
+            try:
+                replies = await self.service.handle_command(
+                    PLATFORM,
+                    channel_id,
+                    thread_id,
+                    self.user_of(interaction.user),
+                    parsed,
+                    attachments,
+                    event_id=str(interaction.id),
+                )
+            except ThreadRefused as exc:
+                return [str(exc)]
         return replies + [f"Started the campaign in <#{ref.thread_id}>." for ref in act.opened]
 
     async def _reply(self, interaction: discord.Interaction[Any], replies: list[str]) -> None:

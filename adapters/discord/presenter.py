@@ -64,6 +64,10 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACTI
             await handler(interaction, self.action_id)
 
 
+class ThreadRefused(Exception):
+    """Discord refused to open a thread; the message says why, for the person who asked."""
+
+
 @dataclass
 class Acting:
     """Threads opened while handling one person's command, so the reply can point at them."""
@@ -149,20 +153,19 @@ class DiscordPresenter:
     # --- the Presenter protocol ---------------------------------------------------------------------
 
     async def open_thread(self, channel_id: str, title: str, source_message_id: str | None) -> ThreadRef:
-        http = self.client.http
+        # Commands arrive as interactions: the id the service passes is an interaction's, not a message's,
+        # so there is no message to start the thread from.
         name = clip(" ".join(title.split()) or "campaign", 100)
-        data: Any
-        if source_message_id is not None and source_message_id.isdigit():
-            data = await http.start_thread_with_message(
-                int(channel_id),
-                int(source_message_id),
-                name=name,
-                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
-            )
-        else:
-            data = await http.start_thread_without_message(
+        try:
+            data: Any = await self.client.http.start_thread_without_message(
                 int(channel_id), name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES, type=11
             )
+        except discord.Forbidden as exc:
+            raise ThreadRefused(
+                f"I can't open a campaign thread in <#{channel_id}>: I'm missing a permission there "
+                "(Create Public Threads, Send Messages in Threads). Ask a server admin to grant it, "
+                "or use a channel where I have it."
+            ) from exc
         ref = ThreadRef(platform=PLATFORM, channel_id=str(channel_id), thread_id=str(data["id"]))
         act = _acting.get()
         if act is not None:

@@ -45,7 +45,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from adapters.slack.emoji import from_slack
-from adapters.slack.presenter import PLATFORM, SlackPresenter, make_client, mrkdwn
+from adapters.slack.presenter import PLATFORM, SlackPresenter, ThreadRefused, make_client, mrkdwn
 from bot import uploads
 from bot.core.model import TERMINAL_STAGES, ThreadRef, User
 from bot.service import CampaignService
@@ -215,9 +215,9 @@ class SlackAdapter:
         app.event("reaction_removed")(self._on_reaction)
         app.action(re.compile(r"^dl:"))(self._on_action)
 
-    async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
+    async def _on_command(self, ack: Any, command: dict[str, Any], context: Any, respond: Any) -> None:
         await ack()
-        self._spawn(self._command(command), "a slash command")
+        self._spawn(self._command(command, context.get("bot_user_id"), respond), "a slash command")
 
     async def _on_message(self, ack: Any, event: dict[str, Any], context: Any) -> None:
         await ack()
@@ -238,7 +238,7 @@ class SlackAdapter:
     def _user(self, user_id: str, name: str = "", is_bot: bool = False) -> User:
         return User(id=user_id, name=name, is_approver=user_id in self.approvers, is_bot=is_bot)
 
-    async def _command(self, command: dict[str, Any]) -> None:
+    async def _command(self, command: dict[str, Any], bot_user_id: str | None, respond: Any) -> None:
         channel = str(command.get("channel_id", ""))
         user_id = str(command.get("user_id", ""))
         text = command_line(str(command.get("text", "")))
@@ -251,7 +251,18 @@ class SlackAdapter:
             thread_id = await self._latest_thread(channel)
         trigger = command.get("trigger_id")
         user = self._user(user_id, str(command.get("user_name", "")))
-        await self._run_text(channel, thread_id, user, line, {}, f"command:{trigger}" if trigger else None)
+        try:
+            await self._run_text(
+                channel, thread_id, user, line, {}, f"command:{trigger}" if trigger else None, respond
+            )
+        except ThreadRefused:
+            # the bot cannot post here, so not even an ephemeral reply: the command's response_url can
+            me = f"<@{bot_user_id}>" if bot_user_id else "the app"
+            text = (
+                f"I'm not in <#{channel}>, so I can't start a campaign thread here. "
+                f"Invite me with `/invite {me}` and try again."
+            )
+            await respond(text=text, response_type="ephemeral")
 
     async def _latest_thread(self, channel: str) -> str | None:
         for campaign in await self.service.campaigns_in_channel(PLATFORM, channel):  # newest first
@@ -297,6 +308,7 @@ class SlackAdapter:
         line: str,
         attachments: Mapping[str, bytes],
         event_id: str | None,
+        respond: Any = None,
     ) -> None:
         with self.presenter.acting(user.id) as act:
             replies = await self.service.handle_text(
@@ -304,7 +316,7 @@ class SlackAdapter:
             )
         where = act.opened[0].thread_id if act.opened else thread_id
         for reply in replies:
-            await self._ephemeral(channel, user.id, reply, where)
+            await self._ephemeral(channel, user.id, reply, where, respond)
 
     async def _reaction(self, body: dict[str, Any], event: dict[str, Any], bot_user_id: str | None) -> None:
         item = event.get("item") or {}
@@ -354,7 +366,10 @@ class SlackAdapter:
         for reply in replies:
             await self._ephemeral(channel, user_id, reply, thread_ts)
 
-    async def _ephemeral(self, channel: str, user_id: str, text: str, thread_ts: str | None) -> None:
+    async def _ephemeral(
+        self, channel: str, user_id: str, text: str, thread_ts: str | None, respond: Any = None
+    ) -> None:
+        """Show ``text`` to the user only; a slash command's ``respond`` works where the bot is no member."""
         if not channel or not user_id:
             return
         try:
@@ -362,6 +377,9 @@ class SlackAdapter:
                 channel=channel, user=user_id, text=mrkdwn(text), thread_ts=thread_ts
             )
         except SlackApiError as exc:
+            if respond is not None:
+                await respond(text=mrkdwn(text), response_type="ephemeral")
+                return
             log.warning("slack: a reply to a user could not be posted (%s)", exc.response.get("error"))
 
     # --- files ------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,7 @@ MAX_FALLBACK_TEXT = 4000
 MAX_BUTTON_LABEL = 75
 BUTTONS_PER_ROW = 5
 MAX_BLOCKS = 50
+STATUS_TEXTS_KEPT = 1000  # campaigns whose last shown status text is remembered (skip equal edits)
 
 
 def api_base_url(api_url: str | None) -> str:
@@ -78,6 +80,11 @@ def mrkdwn(text: str) -> str:
 
 
 _acting = ActingScope("slack_acting")
+_NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
+
+
+class ThreadRefused(Exception):
+    """Slack would not let the bot post the thread's first message: it is not in that channel."""
 
 
 class SlackPresenter:
@@ -100,8 +107,8 @@ class SlackPresenter:
         self.read_artifact = read_artifact
         self.status_ttl_seconds = status_ttl_seconds
         self._status_local: dict[str, str] = {}  # without Redis: campaign -> ts
-        self._status_text: dict[str, str] = {}  # campaign -> the text last shown (skip equal edits)
-        self._status_locks: dict[str, asyncio.Lock] = {}
+        self._status_text: OrderedDict[str, str] = OrderedDict()  # campaign -> text last shown, newest last
+        self._status_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # campaign -> (lock, users)
 
     def attach(self, redis: Redis, read_artifact: Callable[[str], bytes]) -> None:
         """Give a presenter built before the service its Redis (status ids) and the artifact reader."""
@@ -122,7 +129,12 @@ class SlackPresenter:
         text = f"🎨 {escape(title.strip() or 'campaign')}"
         if act is not None:
             text += f"\nstarted by <@{act.user}>"
-        resp = await self.client.chat_postMessage(channel=channel_id, text=text, unfurl_links=False)
+        try:
+            resp = await self.client.chat_postMessage(channel=channel_id, text=text, unfurl_links=False)
+        except SlackApiError as exc:
+            if exc.response.get("error") in _NOT_A_MEMBER:
+                raise ThreadRefused(channel_id) from exc
+            raise
         ref = ThreadRef(platform=PLATFORM, channel_id=channel_id, thread_id=str(resp["ts"]))
         if act is not None:
             act.opened.append(ref)
@@ -162,31 +174,48 @@ class SlackPresenter:
         return message_id(thread.channel_id, ts)
 
     async def update_status(self, thread: ThreadRef, campaign_id: str, text: str) -> None:
-        lock = self._status_locks.setdefault(campaign_id, asyncio.Lock())
-        async with lock:
-            shown = mrkdwn(text)[:MAX_FALLBACK_TEXT]
-            ts = await self._status_ts(campaign_id)
-            if ts is not None:
-                if self._status_text.get(campaign_id) == shown:
-                    return
-                try:
-                    await self.client.chat_update(channel=thread.channel_id, ts=ts, text=shown)
-                    self._status_text[campaign_id] = shown
-                    return
-                except SlackApiError as exc:
-                    if exc.response.get("error") not in ("message_not_found", "cant_update_message"):
-                        raise
-                    await self._forget_status(campaign_id)
-            resp = await self.client.chat_postMessage(
-                channel=thread.channel_id, thread_ts=thread.thread_id, text=shown
-            )
-            mine = str(resp["ts"])
-            theirs = await self._claim_status(campaign_id, mine)
-            if theirs is not None and theirs != mine:  # another replica posted first: keep one message
-                with contextlib.suppress(SlackApiError):
-                    await self.client.chat_delete(channel=thread.channel_id, ts=mine)
-                await self.client.chat_update(channel=thread.channel_id, ts=theirs, text=shown)
-            self._status_text[campaign_id] = shown
+        lock, users = self._status_locks.get(campaign_id) or (asyncio.Lock(), 0)
+        self._status_locks[campaign_id] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._update_status(thread, campaign_id, text)
+        finally:
+            lock, users = self._status_locks[campaign_id]
+            if users <= 1:
+                del self._status_locks[campaign_id]
+            else:
+                self._status_locks[campaign_id] = (lock, users - 1)
+
+    async def _update_status(self, thread: ThreadRef, campaign_id: str, text: str) -> None:
+        shown = mrkdwn(text)[:MAX_FALLBACK_TEXT]
+        ts = await self._status_ts(campaign_id)
+        if ts is not None:
+            if self._status_text.get(campaign_id) == shown:
+                return
+            try:
+                await self.client.chat_update(channel=thread.channel_id, ts=ts, text=shown)
+                self._shown(campaign_id, shown)
+                return
+            except SlackApiError as exc:
+                if exc.response.get("error") not in ("message_not_found", "cant_update_message"):
+                    raise
+                await self._forget_status(campaign_id)
+        resp = await self.client.chat_postMessage(
+            channel=thread.channel_id, thread_ts=thread.thread_id, text=shown
+        )
+        mine = str(resp["ts"])
+        theirs = await self._claim_status(campaign_id, mine)
+        if theirs is not None and theirs != mine:  # another replica posted first: keep one message
+            with contextlib.suppress(SlackApiError):
+                await self.client.chat_delete(channel=thread.channel_id, ts=mine)
+            await self.client.chat_update(channel=thread.channel_id, ts=theirs, text=shown)
+        self._shown(campaign_id, shown)
+
+    def _shown(self, campaign_id: str, text: str) -> None:
+        self._status_text[campaign_id] = text
+        self._status_text.move_to_end(campaign_id)
+        while len(self._status_text) > STATUS_TEXTS_KEPT:
+            self._status_text.popitem(last=False)
 
     # --- internals -------------------------------------------------------------------------------------
 

@@ -123,6 +123,7 @@ class FakeDiscord:
         self.frames: list[dict[str, Any]] = []  # dispatched gateway frames, in order
         self.dms_closed: set[str] = set()  # user ids that accept no direct messages
         self.deleted: list[FakeMessage] = []  # messages deleted through the API, in order
+        self.no_thread_permission: set[str] = set()  # channel ids where the bot may not open threads
 
     # --- server -------------------------------------------------------------------------------------------
 
@@ -485,9 +486,14 @@ class FakeDiscord:
             ]
             self.commands[scope] = registered
             return json_response(registered)
-        if p[:1] == ["channels"] and len(p) == 3 and p[2] == "threads" and method == "POST":
-            return json_response(await self._thread(p[1], body, None))
-        if p[:1] == ["channels"] and len(p) == 5 and p[4] == "threads" and method == "POST":
+        if p[:1] == ["channels"] and p[-1] == "threads" and len(p) in (3, 5) and method == "POST":
+            if p[1] in self.no_thread_permission:
+                return json_response({"message": "Missing Permissions", "code": 50013}, status=403)
+            if len(p) == 3:
+                return json_response(await self._thread(p[1], body, None))
+            source = self.messages.get(p[3])
+            if source is None or source.data["channel_id"] != p[1]:
+                return json_response({"message": "Unknown Message", "code": 10008}, status=404)
             return json_response(await self._thread(p[1], body, p[3]))
         if p == ["users", "@me", "channels"] and method == "POST":
             return json_response(self._dm_channel(str((body or {}).get("recipient_id", ""))))

@@ -302,3 +302,19 @@ async def test_schedules_are_added_listed_and_removed_through_the_schedule_group
     assert schedule_id in removed
     after = await replied(stack, await fake.slash(alice, "schedule", {}, subcommand="list"))
     assert "weekly deal banner" not in after
+
+
+async def test_a_draft_where_the_bot_may_not_open_threads_says_so(stack: Stack) -> None:
+    fake = stack.fake
+    alice = fake.add_user("alice")
+    fake.no_thread_permission.add(CHANNEL_ID)
+    inter = await fake.slash(alice, "draft", {"prompt": "a red fox in snow"})
+    reply = await replied(stack, inter)
+    assert "thread" in reply and "permission" in reply and f"<#{CHANNEL_ID}>" in reply
+    assert fake.threads() == [] and await stack.jobs() == []
+
+    # once the permission is granted, the same command works
+    fake.no_thread_permission.clear()
+    inter = await fake.slash(alice, "draft", {"prompt": "a red fox in snow"})
+    assert "Started the campaign" in await replied(stack, inter)
+    assert len(fake.threads()) == 1

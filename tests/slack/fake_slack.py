@@ -78,6 +78,8 @@ class FakeSlack:
         self.files: dict[str, FileRec] = {}
         self.file_fetches: list[tuple[str, bool]] = []  # (path, with the bot token)
         self.elsewhere_fetches: list[str] = []
+        self.not_in: set[str] = set()  # channels the bot is not a member of
+        self.responses: list[dict[str, Any]] = []  # what was posted to a command's response_url
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._runners: list[web.AppRunner] = []
@@ -91,6 +93,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{file_id}/{name}", self._file)
+        app.router.add_post("/hooks/{tail:.*}", self._hook)
         self.url = await self._serve(app)
         other = web.Application()
         other.router.add_get("/{tail:.*}", self._elsewhere)
@@ -114,6 +117,10 @@ class FakeSlack:
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/"
+
+    @property
+    def response_url(self) -> str:
+        return f"{self.url}/hooks/commands/1"
 
     # --- what tests read -----------------------------------------------------------------------------
 
@@ -170,6 +177,8 @@ class FakeSlack:
         self.calls.append(Call(method, args, authorized))
         if not authorized:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if str(args.get("channel", "")) in self.not_in and method.startswith(("chat.", "reactions.")):
+            return web.json_response({"ok": False, "error": "not_in_channel"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -290,6 +299,10 @@ class FakeSlack:
             return web.Response(status=404, text="no such file")
         return web.Response(body=rec.data, content_type="image/png")
 
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        return web.Response(text="ok")
+
     async def _elsewhere(self, request: web.Request) -> web.Response:
         self.elsewhere_fetches.append(request.path)
         return web.Response(status=200, body=b"\x89PNG\r\n\x1a\n not really", content_type="image/png")
@@ -332,8 +345,14 @@ class Sent:
 class SlackSender:
     """Posts signed requests to a bot's Slack request URL."""
 
-    def __init__(self, url: str, signing_secret: str = SIGNING_SECRET) -> None:
+    def __init__(
+        self,
+        url: str,
+        signing_secret: str = SIGNING_SECRET,
+        response_url: str = "https://hooks.slack.test/commands/1",
+    ) -> None:
         self.url = url
+        self.response_url = response_url
         self.signing_secret = signing_secret
         self._event_ids = itertools.count(1)
         self._triggers = itertools.count(1)
@@ -377,7 +396,7 @@ class SlackSender:
             "text": text,
             "api_app_id": "A0APP",
             "is_enterprise_install": "false",
-            "response_url": "https://hooks.slack.test/commands/1",
+            "response_url": self.response_url,
             "trigger_id": f"trig.{next(self._triggers)}",
         }
         body = urllib.parse.urlencode(form).encode()

@@ -76,5 +76,5 @@ async def make_stack(
         approver_user_ids=approvers,
     )
     await adapter.start("127.0.0.1", 0)
-    sender = SlackSender(f"http://127.0.0.1:{adapter.port}{adapter.path}")
+    sender = SlackSender(f"http://127.0.0.1:{adapter.port}{adapter.path}", response_url=fake.response_url)
     return SlackStack(redis, fake, presenter, service, artifacts, adapter, sender)

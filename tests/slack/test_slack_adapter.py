@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from adapters.slack import presenter as slack_presenter
 from bot.core.messages import parse_action_id
 from bot.core.model import ThreadRef
 from engine.api import JobKind, Progress
@@ -349,3 +350,49 @@ async def test_a_refused_vote_is_explained_to_the_voter_in_the_thread(stack: Sla
     await stack.settle()
     assert len(fake.ephemerals_for("U2")) == 1
     assert await stack.service.vote_counts(started.campaign_id, started.round_no) == before
+
+
+async def test_a_draft_in_a_channel_the_bot_is_not_in_tells_the_user_to_invite_it(stack: SlackStack) -> None:
+    fake = stack.fake
+    fake.not_in.add(CHANNEL)
+    assert (await stack.sender.slash("/draft", "a red fox in snow", user="U1", channel=CHANNEL)).status == 200
+    await stack.settle()
+    [answer] = fake.responses
+    assert answer.get("response_type") == "ephemeral"
+    assert "/invite" in answer["text"] and f"<@{BOT_USER_ID}>" in answer["text"]
+    assert _parents(fake) == [] and await stack.jobs() == []
+
+    fake.not_in.clear()  # once invited, the same command opens the thread
+    assert (await stack.sender.slash("/draft", "a red fox in snow", user="U1", channel=CHANNEL)).status == 200
+    await stack.settle()
+    assert len(_parents(fake)) == 1 and len(await stack.jobs()) == 1
+
+
+async def test_status_lines_of_many_campaigns_leave_bounded_memory(
+    stack: SlackStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slack_presenter, "STATUS_TEXTS_KEPT", 3)
+    presenter, fake = stack.presenter, stack.fake
+    for i in range(8):
+        thread = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=f"1700000999.{i:06d}")
+        await presenter.update_status(thread, f"campaign{i}", f"campaign {i}: drafting")
+    assert len(presenter._status_locks) == 0
+    assert len(presenter._status_text) <= 3
+    # the newest campaign's equal text is still not edited again; an older one's is edited once
+    updates = len(fake.calls_of("chat.update"))
+    last = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id="1700000999.000007")
+    await presenter.update_status(last, "campaign7", "campaign 7: drafting")
+    assert len(fake.calls_of("chat.update")) == updates
+    first = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id="1700000999.000000")
+    await presenter.update_status(first, "campaign0", "campaign 0: drafting")
+    assert len(fake.calls_of("chat.update")) == updates + 1
+
+
+async def test_command_answers_reach_the_user_where_the_bot_cannot_post(stack: SlackStack) -> None:
+    fake = stack.fake
+    fake.not_in.add(CHANNEL)
+    assert (await stack.sender.slash("/dl", "help", user="U1", channel=CHANNEL)).status == 200
+    await stack.settle()
+    assert fake.ephemerals_for("U1") == []
+    [answer] = fake.responses
+    assert answer.get("response_type") == "ephemeral" and "/draft" in answer["text"]
