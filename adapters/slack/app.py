@@ -57,6 +57,7 @@ SLACK_FILE_HOSTS: tuple[str, ...] = ("files.slack.com",)
 DEFAULT_PATH = "/slack/events"
 DEFAULT_PORT = 3000
 MAX_FILES = 8
+NAMES_KEPT = 5000  # display names cached per process
 MESSAGE_SEEN_SECONDS = 86400
 DOWNLOAD_TIMEOUT = 30.0
 _HANDLED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
@@ -119,6 +120,7 @@ class SlackAdapter:
         if presenter.redis is None or presenter.read_artifact is None:
             presenter.attach(service.redis, service.read_artifact)
         self.client = make_client(bot_token, api_url)
+        self._names: dict[str, str] = {}  # user id -> display name, oldest first
         self.approvers = frozenset(approver_user_ids)
         self.path = path
         self.max_file_bytes = max_file_bytes
@@ -235,8 +237,25 @@ class SlackAdapter:
 
     # --- the work ---------------------------------------------------------------------------------------
 
-    def _user(self, user_id: str, name: str = "", is_bot: bool = False) -> User:
-        return User(id=user_id, name=name, is_approver=user_id in self.approvers, is_bot=is_bot)
+    async def _user(self, user_id: str, name: str = "", is_bot: bool = False) -> User:
+        shown = await self._display_name(user_id) or name
+        return User(id=user_id, name=shown, is_approver=user_id in self.approvers, is_bot=is_bot)
+
+    async def _display_name(self, user_id: str) -> str:
+        """The name teammates see (users.info), cached; empty when Slack won't say."""
+        if not user_id or user_id in self._names:
+            return self._names.get(user_id, "")
+        try:
+            info = await self.client.users_info(user=user_id)
+            profile = (info.get("user") or {}).get("profile") or {}
+            name = str(profile.get("display_name") or profile.get("real_name") or "")
+        except Exception:  # a missing users:read scope or a network hiccup: fall back to the id
+            log.info("users.info failed for %s; texts will show the id", user_id)
+            name = ""
+        if len(self._names) >= NAMES_KEPT:
+            self._names.pop(next(iter(self._names)))
+        self._names[user_id] = name
+        return name
 
     async def _command(self, command: dict[str, Any], bot_user_id: str | None, respond: Any) -> None:
         channel = str(command.get("channel_id", ""))
@@ -250,7 +269,7 @@ class SlackAdapter:
         if line.split(maxsplit=1)[0].lstrip("/").lower() != "draft":
             thread_id = await self._latest_thread(channel)
         trigger = command.get("trigger_id")
-        user = self._user(user_id, str(command.get("user_name", "")))
+        user = await self._user(user_id, str(command.get("user_name", "")))
         try:
             await self._run_text(
                 channel, thread_id, user, line, {}, f"command:{trigger}" if trigger else None, respond
@@ -295,7 +314,9 @@ class SlackAdapter:
             except AttachmentRefused as exc:
                 await self._ephemeral(channel, user_id, str(exc), thread_ts)
                 return
-            await self._run_text(channel, thread_ts, self._user(user_id), line or "help", attachments, None)
+            await self._run_text(
+                channel, thread_ts, await self._user(user_id), line or "help", attachments, None
+            )
         except BaseException:
             await self.service.redis.delete(seen)
             raise
@@ -325,7 +346,7 @@ class SlackAdapter:
             return
         channel = str(item["channel"])
         added = event.get("type") == "reaction_added"
-        user = self._user(str(user_id), is_bot=user_id == bot_user_id)
+        user = await self._user(str(user_id), is_bot=user_id == bot_user_id)
         refusal = await self.service.handle_reaction(
             PLATFORM,
             f"{channel}:{item['ts']}",
@@ -358,7 +379,7 @@ class SlackAdapter:
         thread_ts = message.get("thread_ts") or container.get("thread_ts")
         action_id = str(action.get("action_id") or action.get("value") or "")
         trigger = body.get("trigger_id")
-        user = self._user(user_id, str((body.get("user") or {}).get("username", "")))
+        user = await self._user(user_id, str((body.get("user") or {}).get("username", "")))
         with self.presenter.acting(user_id):
             replies = await self.service.handle_action(
                 PLATFORM, action_id, user, event_id=f"action:{trigger}" if trigger else None

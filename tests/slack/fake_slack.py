@@ -74,6 +74,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Posted] = {}
         self.ephemerals: list[Ephemeral] = []
+        self.display_names: dict[str, str] = {"U1": "Ana Ruiz", "U2": "Ben", "U3": "Chloe"}
         self.reactions: list[tuple[str, str, str, str]] = []  # (channel, ts, name, user)
         self.files: dict[str, FileRec] = {}
         self.file_fetches: list[tuple[str, bool]] = []  # (path, with the bot token)
@@ -91,6 +92,7 @@ class FakeSlack:
     async def start(self) -> FakeSlack:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads with GET (users.info)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{file_id}/{name}", self._file)
         app.router.add_post("/hooks/{tail:.*}", self._hook)
@@ -187,6 +189,13 @@ class FakeSlack:
 
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = str(args.get("user", ""))
+        name = self.display_names.get(user)
+        if name is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": {"id": user, "profile": {"display_name": name, "real_name": name}}}
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -396,3 +396,13 @@ async def test_command_answers_reach_the_user_where_the_bot_cannot_post(stack: S
     assert fake.ephemerals_for("U1") == []
     [answer] = fake.responses
     assert answer.get("response_type") == "ephemeral" and "/draft" in answer["text"]
+
+
+async def test_public_texts_name_people_by_their_slack_display_name(stack: SlackStack) -> None:
+    started = await start_campaign(stack, n=2)
+    await stack.sender.message(
+        "/cancel", user="U1", channel=CHANNEL, ts="1700003000.000001", thread_ts=started.thread_ts
+    )
+    await stack.settle()
+    texts = [m.text for m in stack.fake.in_thread(CHANNEL, started.thread_ts)]
+    assert any("cancelled by Ana Ruiz" in t for t in texts), texts  # the name from users.info
