@@ -177,7 +177,7 @@ class InMemoryRegistry(ModelRegistry):
         super().__init__(post=post, device=device, dtype=dtype)
         self._name = name
         self._spec = ModelSpec(source="memory", family=family)
-        self._loaded[name] = _Loaded(spec=self._spec, base=pipe)
+        self._loaded[name] = _Loaded(spec=self._spec, base=pipe, dtype=dtype)
 
     def spec(self, name: str) -> ModelSpec:
         return self._spec if name == self._name else super().spec(name)

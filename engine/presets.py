@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from engine.api import Job
 
@@ -14,6 +14,7 @@ class Preset(TypedDict):
     guidance: float
     scheduler: str
     tiny_vae: bool
+    spacing: NotRequired[str]  # timestep spacing forced on the scheduler (else the model's own)
 
 
 class Family(TypedDict):
@@ -110,6 +111,7 @@ FAMILIES: dict[str, Family] = {
                 "steps": 1,
                 "guidance": 0.0,
                 "scheduler": "euler_a",
+                "spacing": "trailing",
                 "tiny_vae": True,
             },
             "preview": {
@@ -117,6 +119,7 @@ FAMILIES: dict[str, Family] = {
                 "steps": 2,
                 "guidance": 0.0,
                 "scheduler": "euler_a",
+                "spacing": "trailing",
                 "tiny_vae": False,
             },
             "final": {
@@ -124,6 +127,7 @@ FAMILIES: dict[str, Family] = {
                 "steps": 4,
                 "guidance": 0.0,
                 "scheduler": "euler_a",
+                "spacing": "trailing",
                 "tiny_vae": False,
             },
         },
@@ -150,6 +154,23 @@ FAMILIES: dict[str, Family] = {
             },
         },
     },
+    # timestep-distilled: 1 to 4 steps, no guidance (the model has no guidance embedding)
+    "flux-schnell": {
+        "multiple": 64,
+        "min_side": 512,
+        "max_side": 2048,
+        "presets": {
+            "draft": {"long_side": 768, "steps": 2, "guidance": 0.0, "scheduler": "flow", "tiny_vae": False},
+            "preview": {
+                "long_side": 1024,
+                "steps": 4,
+                "guidance": 0.0,
+                "scheduler": "flow",
+                "tiny_vae": False,
+            },
+            "final": {"long_side": 1024, "steps": 4, "guidance": 0.0, "scheduler": "flow", "tiny_vae": False},
+        },
+    },
 }
 
 # img2img strengths by kind when the job sets none
@@ -170,6 +191,7 @@ class Resolved:
     guidance: float
     scheduler: str
     tiny_vae: bool
+    spacing: str | None = None
 
 
 def _round(value: float, multiple: int, lo: int, hi: int) -> int:
@@ -211,4 +233,5 @@ def resolve(job: Job, family: str) -> Resolved:
         guidance=job.guidance if job.guidance is not None else preset["guidance"],
         scheduler=preset["scheduler"],
         tiny_vae=preset["tiny_vae"],
+        spacing=preset.get("spacing"),
     )

@@ -3,6 +3,9 @@ IP-Adapter state, and the post-processing models (Real-ESRGAN, GFPGAN)."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import hashlib
 import json
 import os
 import re
@@ -77,7 +80,7 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         {"canny": "diffusers/controlnet-canny-sdxl-1.0"},
     ),
     "sdxl-turbo": ModelSpec("stabilityai/sdxl-turbo", "sdxl-turbo", "madebyollin/taesdxl", _SDXL_IP),
-    "flux": ModelSpec("black-forest-labs/FLUX.1-schnell", "flux"),
+    "flux": ModelSpec("black-forest-labs/FLUX.1-schnell", "flux-schnell"),
 }
 
 _FAMILY_BY_CLASS = {
@@ -152,7 +155,7 @@ def tiny_specs(paths: TinyPaths) -> tuple[dict[str, ModelSpec], PostSpec, dict[s
 def _guess_family(hub_id: str) -> str:
     low = hub_id.lower()
     if "flux" in low:
-        return "flux"
+        return "flux-schnell" if "schnell" in low else "flux"
     if "xl" in low and ("turbo" in low or "lightning" in low):
         return "sdxl-turbo"
     return "sdxl" if "xl" in low else "sd15"
@@ -168,6 +171,16 @@ def _auto_device() -> tuple[str, Any]:
     return "cpu", torch.float32
 
 
+def family_dtype(family: str, default: Any) -> Any:
+    """The weights' dtype for a family: FLUX's transformer and T5 overflow in fp16 (NaN, black images), so
+    a half-precision default becomes bf16 for it; other families keep ``default``."""
+    import torch
+
+    if family.startswith("flux") and default == torch.float16:
+        return torch.bfloat16
+    return default
+
+
 @dataclass
 class _Loaded:
     spec: ModelSpec
@@ -176,6 +189,8 @@ class _Loaded:
     loras: set[str] = field(default_factory=set)
     ip_loaded: bool = False
     draft_vae: Any = None
+    controlnets: dict[str, Any] = field(default_factory=dict)
+    dtype: Any = None
 
 
 class ModelRegistry:
@@ -201,6 +216,7 @@ class ModelRegistry:
         auto_device, auto_dtype = _auto_device()
         self.device = device or auto_device
         self.dtype = dtype if dtype is not None else auto_dtype
+        self._dtype_forced = dtype is not None
         self.cpu_offload = cpu_offload and self.device == "cuda"
         self.max_cached_models = max_cached_models
         # torch.compile of each pipeline's denoiser and decoder when it is first built (engine.compile)
@@ -232,7 +248,11 @@ class ModelRegistry:
         folder = Path(name).expanduser()
         if (folder / "model_index.json").is_file():
             cls_name = json.loads((folder / "model_index.json").read_text()).get("_class_name", "")
-            spec = ModelSpec(str(folder), _FAMILY_BY_CLASS.get(cls_name, "sd15"))
+            family = _FAMILY_BY_CLASS.get(cls_name, "sd15")
+            guessed = _guess_family(folder.resolve().name)
+            if guessed.startswith(family):  # the folder's name tells sdxl-turbo and flux-schnell apart
+                family = guessed
+            spec = ModelSpec(str(folder), family)
         elif re.fullmatch(r"[\w.\-]+/[\w.\-]+", name) and (self.allow_download or self._in_hf_cache(name)):
             spec = ModelSpec(name, _guess_family(name))
         else:
@@ -254,18 +274,31 @@ class ModelRegistry:
     def _kw(self) -> dict[str, Any]:
         return {"local_files_only": not self.allow_download}
 
+    def dtype_for(self, family: str) -> Any:
+        """The dtype a model of ``family`` is loaded in (an explicit registry dtype wins)."""
+        return self.dtype if self._dtype_forced else family_dtype(family, self.dtype)
+
+    def _evict(self) -> None:
+        """Drop the least recently used model and give its device memory back."""
+        self._loaded.pop(next(iter(self._loaded)))
+        gc.collect()
+        if self.device == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
+
     def _load(self, name: str) -> _Loaded:
         if name in self._loaded:
+            self._loaded[name] = self._loaded.pop(name)  # most recently used last
             return self._loaded[name]
         spec = self.spec(name)
         from diffusers import AutoPipelineForText2Image
 
         while len(self._loaded) >= self.max_cached_models:
-            self._loaded.pop(next(iter(self._loaded)))
+            self._evict()
+        dtype = self.dtype_for(spec.family)
         try:
-            base = AutoPipelineForText2Image.from_pretrained(
-                spec.source, torch_dtype=self.dtype, **self._kw()
-            )
+            base = AutoPipelineForText2Image.from_pretrained(spec.source, torch_dtype=dtype, **self._kw())
         except (OSError, ValueError) as exc:
             raise BadInput(f"Model '{name}' could not be loaded: {exc}") from exc
         if hasattr(base, "safety_checker") and getattr(base, "safety_checker", None) is not None:
@@ -275,7 +308,7 @@ class ModelRegistry:
         else:
             base.to(self.device)
         base.set_progress_bar_config(disable=True)
-        loaded = _Loaded(spec=spec, base=base)
+        loaded = _Loaded(spec=spec, base=base, dtype=dtype)
         self._loaded[name] = loaded
         return loaded
 
@@ -298,16 +331,18 @@ class ModelRegistry:
         if use_tiny:
             if loaded.draft_vae is None:
                 loaded.draft_vae = AutoencoderTiny.from_pretrained(
-                    loaded.spec.draft_vae, torch_dtype=self.dtype, **self._kw()
+                    loaded.spec.draft_vae, torch_dtype=loaded.dtype, **self._kw()
                 ).to(self.device)
             extra["vae"] = loaded.draft_vae
         if control is not None:
             source = loaded.spec.controlnets.get(control)
             if source is None:
                 raise BadInput(f"Model '{name}' has no '{control}' control model.")
-            extra["controlnet"] = ControlNetModel.from_pretrained(
-                source, torch_dtype=self.dtype, **self._kw()
-            ).to(self.device)
+            if source not in loaded.controlnets:  # one copy for the full and the draft decoder
+                loaded.controlnets[source] = ControlNetModel.from_pretrained(
+                    source, torch_dtype=loaded.dtype, **self._kw()
+                ).to(self.device)
+            extra["controlnet"] = loaded.controlnets[source]
         auto = {
             "txt2img": AutoPipelineForText2Image,
             "img2img": AutoPipelineForImage2Image,
@@ -328,7 +363,10 @@ class ModelRegistry:
             for pipe in loaded.pipes.values():
                 compile_pipeline(pipe, self.compile_mode, backend=self.compile_backend)
 
-    def set_scheduler(self, pipe: Any, scheduler: str) -> None:
+    def set_scheduler(self, pipe: Any, scheduler: str, spacing: str | None = None) -> None:
+        """Swap in ``scheduler``, built from the pipeline's own scheduler config (betas, prediction type and
+        offsets kept); ``spacing`` sets the timestep spacing ("trailing" for few-step distilled models, whose
+        one step from "leading" spacing would start at t=1 and return noise)."""
         import diffusers
 
         classes = {
@@ -337,11 +375,14 @@ class ModelRegistry:
             "dpm++": "DPMSolverMultistepScheduler",
             "ddim": "DDIMScheduler",
         }
-        if scheduler not in classes:  # e.g. "flow": keep the model's own scheduler
+        current = pipe.scheduler
+        # e.g. "flow": keep the model's own scheduler class
+        cls = getattr(diffusers, classes[scheduler]) if scheduler in classes else type(current)
+        wrong_spacing = spacing is not None and current.config.get("timestep_spacing") != spacing
+        if isinstance(current, cls) and not wrong_spacing:
             return
-        cls = getattr(diffusers, classes[scheduler])
-        if not isinstance(pipe.scheduler, cls):
-            pipe.scheduler = cls.from_config(pipe.scheduler.config)
+        overrides = {"timestep_spacing": spacing} if spacing is not None else {}
+        pipe.scheduler = cls.from_config(current.config, **overrides)
 
     # --- LoRA and IP-Adapter (state lives on the shared UNet, so it is tracked per model) --------
 
@@ -354,7 +395,13 @@ class ModelRegistry:
         names = [_adapter_name(lora.name) for lora in loras]
         for lora, adapter in zip(loras, names, strict=True):
             if adapter not in loaded.loras:
-                loaded.base.load_lora_weights(str(self._loras[lora.name]), adapter_name=adapter)
+                try:
+                    loaded.base.load_lora_weights(str(self._loras[lora.name]), adapter_name=adapter)
+                except (OSError, ValueError, RuntimeError, KeyError) as exc:
+                    # a half-injected adapter would make every later load of this name collide
+                    with contextlib.suppress(Exception):
+                        loaded.base.delete_adapters(adapter)
+                    raise BadInput(f"LoRA '{lora.name}' could not be loaded for model '{name}'.") from exc
                 loaded.loras.add(adapter)
         if names:
             loaded.base.enable_lora()
@@ -369,6 +416,9 @@ class ModelRegistry:
             if loaded.ip_loaded:
                 loaded.base.unload_ip_adapter()
                 loaded.ip_loaded = False
+                for other in loaded.pipes.values():  # derived pipelines hold their own reference
+                    if other is not loaded.base and getattr(other, "image_encoder", None) is not None:
+                        other.register_modules(image_encoder=None)
             return
         ip = loaded.spec.ip_adapter
         if ip is None:
@@ -378,7 +428,7 @@ class ModelRegistry:
                 ip.source, subfolder=ip.subfolder, weight_name=ip.weight_name, **self._kw()
             )
             loaded.ip_loaded = True
-        if getattr(pipe, "image_encoder", None) is None:
+        if getattr(pipe, "image_encoder", None) is not loaded.base.image_encoder:
             pipe.register_modules(
                 image_encoder=loaded.base.image_encoder, feature_extractor=loaded.base.feature_extractor
             )
@@ -403,4 +453,6 @@ class ModelRegistry:
 
 
 def _adapter_name(name: str) -> str:
-    return re.sub(r"\W", "_", name)
+    """A module-safe adapter name, unique per LoRA name ("a-b" and "a_b" must not share one)."""
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return re.sub(r"\W", "_", name) + "_" + digest

@@ -15,6 +15,7 @@ import secrets
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -127,6 +128,14 @@ class Worker:
         self._inflight_images = 0
         self._held: list[Delivery] = []  # read and not yet finished: the running batch and those after it
         self._next_reclaim = 0.0
+        self._runner_thread: ThreadPoolExecutor | None = None
+
+    def _runner_executor(self) -> ThreadPoolExecutor:
+        """One thread for every runner call: torch.compile's CUDA graphs ("reduce-overhead") are recorded
+        per thread, so a batch landing on another pool thread would record and hold them all again."""
+        if self._runner_thread is None:
+            self._runner_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-runner")
+        return self._runner_thread
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -150,6 +159,9 @@ class Worker:
                 await beats
             with contextlib.suppress(RedisError, OSError):
                 await self.queue.leave()
+            if self._runner_thread is not None:
+                self._runner_thread.shutdown(wait=False)
+                self._runner_thread = None
 
     async def run_once(self) -> int:
         """One iteration: reclaim, gather, run. Returns how many entries it handled."""
@@ -244,7 +256,7 @@ class Worker:
         batch_error: str | None = None
         started = time.monotonic()
         try:
-            outputs = await asyncio.to_thread(self.runner.run, jobs, ctx)
+            outputs = await loop.run_in_executor(self._runner_executor(), self.runner.run, jobs, ctx)
         except Cancelled:
             batch_error = CANCELLED
         except BadInput as exc:

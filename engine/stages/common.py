@@ -67,6 +67,17 @@ def image_output(job: Job, images: list[Image.Image], seeds: list[int], work_uni
     return JobOutput(job_id=job.job_id, images=out, work_units=work_units)
 
 
+def img2img_steps(steps: int, strength: float | None) -> int:
+    """Steps to ask for so that an img2img call runs at least one: diffusers runs int(steps * strength)
+    of them and refuses zero (SDXL-Turbo's one-step draft at strength 0.6, a two-step refine at 0.4)."""
+    if strength is None or strength <= 0:
+        return steps
+    asked = max(1, steps)
+    while int(asked * strength) < 1:
+        asked += 1
+    return asked
+
+
 def run_batch(
     registry: ModelRegistry,
     pipe: Any,
@@ -86,7 +97,7 @@ def run_batch(
         return []
     model = items[0].job.model
     width, height = items[0].width, items[0].height
-    registry.set_scheduler(pipe, res.scheduler)
+    registry.set_scheduler(pipe, res.scheduler, res.spacing)
     registry.set_ip_adapter(model, pipe, style_weight if refs else None)
     prompts, negatives, generators = [], [], []
     per_image: dict[str, list[Any]] = {}
@@ -111,7 +122,7 @@ def run_batch(
             prompt=prompts,
             negative_prompt=negatives if res.guidance > 1.0 else None,
             generator=generators,
-            num_inference_steps=res.steps,
+            num_inference_steps=img2img_steps(res.steps, call_kwargs.get("strength")),
             guidance_scale=res.guidance,
             width=width,
             height=height,

@@ -412,3 +412,30 @@ async def test_jobs_waiting_behind_a_long_batch_are_not_taken_by_another_worker(
 
 async def _started(runner: PaintRunner) -> bool:
     return bool(runner.calls)
+
+
+async def test_every_batch_runs_on_the_one_runner_thread(redis: aioredis.Redis, store: ArtifactStore) -> None:
+    """CUDA graphs are recorded per thread, so runner calls must not hop between pool threads."""
+    runner_threads: set[int] = set()
+    other_threads: set[int] = set()
+
+    class ThreadRunner(PaintRunner):
+        def run(self, jobs: list[Job], ctx: RunContext) -> list[JobOutput]:
+            runner_threads.add(threading.get_ident())
+            return super().run(jobs, ctx)
+
+    put = store.put
+
+    def tracked_put(data: bytes) -> str:
+        other_threads.add(threading.get_ident())
+        return put(data)
+
+    store.put = tracked_put  # type: ignore[method-assign]
+    runner = ThreadRunner()
+    async with running(redis, runner, store):
+        for i in range(3):  # three sizes: three runner calls
+            await enqueue(redis, make_job(f"t{i}", campaign=f"c{i}", width=16 + 8 * i))
+            await wait_results(redis, i + 1)
+    assert len(runner.calls) == 3
+    assert len(runner_threads) == 1
+    assert not runner_threads & other_threads
