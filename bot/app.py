@@ -20,7 +20,7 @@ from bot.jobs import ResultConsumer
 from bot.loops import run_service_loops
 from bot.ports import Presenter
 from bot.processes import spawn, stop
-from bot.redis_server import EmbeddedRedis
+from bot.redis_server import EmbeddedRedis, RedisStartError
 from bot.service import CampaignService
 from engine.artifacts import ArtifactStore
 
@@ -268,11 +268,24 @@ def _setup_logging(config: Config) -> None:
     log.debug("configuration: %s", config.redacted())
 
 
-def up(config: Config) -> int:
+def _run(config: Config, *, with_workers: bool) -> int:
     _setup_logging(config)
-    return asyncio.run(serve(config, with_workers=config.workers > 0))
+    try:
+        return asyncio.run(serve(config, with_workers=with_workers))
+    except RedisStartError as exc:
+        print(f"draftloop: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(
+            f"draftloop: cannot listen: {exc.strerror or exc}. Is another draftloop running? "
+            "Set DRAFTLOOP_WEB_PORT (or SLACK_PORT) to a free port.",
+            file=sys.stderr,
+        )
+    return 2
+
+
+def up(config: Config) -> int:
+    return _run(config, with_workers=config.workers > 0)
 
 
 def bot_only(config: Config) -> int:
-    _setup_logging(config)
-    return asyncio.run(serve(config, with_workers=False))
+    return _run(config, with_workers=False)

@@ -90,6 +90,11 @@ class EmbeddedRedis:
         if self.running:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._ping():
+            raise RedisStartError(
+                f"a Redis server already answers on {self.socket}: "
+                f"is another draftloop using {self.data_dir}?"
+            )
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
         conf = self.data_dir / "redis.conf"

@@ -44,12 +44,20 @@ def test_up_serves_stops_cleanly_and_resumes(tmp_path: Path) -> None:
     assert processes_mentioning(str(data_dir)) == [], "a process outlived `draftloop up`"
 
     again = UpProcess(data_dir, free_port())
+    twin = None
     try:
         again.wait_ready()
         assert _campaign_stage(again, thread_id) == "voting", "the second `up` lost the campaign"
+        # a third `up` on the data dir in use is refused, and the running one is unharmed
+        twin = UpProcess(data_dir, free_port())
+        assert twin.proc.wait(timeout=120) == 2
+        assert "another draftloop" in twin.output() and "Traceback" not in twin.output()
+        assert _campaign_stage(again, thread_id) == "voting"
         msgs = again.get(f"/api/messages?channel_id=general&thread_id={thread_id}&user=ana")["messages"]
         assert any(m.get("images") for m in msgs), "the thread's history is gone after a restart"
     finally:
+        if twin is not None:
+            twin.stop()
         assert again.stop() == 0
     assert processes_mentioning(str(data_dir)) == []
 
@@ -60,3 +68,19 @@ def test_up_refuses_to_bind_beyond_loopback_without_a_token(tmp_path: Path) -> N
     up.stop()
     assert code == 2
     assert "DRAFTLOOP_WEB_TOKEN" in up.output()
+
+
+def test_up_on_a_busy_port_says_so(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        up = UpProcess(tmp_path / "data", port, {"DRAFTLOOP_WORKERS": "0"})
+        code = up.proc.wait(timeout=120)
+        up.stop()
+    assert code == 2
+    assert "cannot listen" in up.output() and "DRAFTLOOP_WEB_PORT" in up.output()
+    assert "Traceback" not in up.output()
+    assert processes_mentioning(str(tmp_path / "data")) == []

@@ -473,7 +473,7 @@ function throttled(fn, ms) {
   };
 }
 const scheduleCampaignRefresh = throttled(() => loadCampaign(), 300);
-const scheduleChannelsRefresh = throttled(() => loadChannels(), 800);
+const scheduleChannelsRefresh = throttled(() => loadChannels(), 250);
 
 async function loadCampaign() {
   const t = S.thread ? currentThread() : null;
