@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.api import Job, JobKind, artifact_key
+from engine.api import Job, JobKind
 from engine.compile import bucket_size, check_mode, compile_targets, is_compiled, padded_size
 from engine.pipeline_runner import DiffusersRunner
 from engine.registry import ModelRegistry
-from engine.runner import JobOutput, RunContext
+from engine.runner import JobOutput
 from engine.tiny import TinyPaths
 from engine.worker_main import build_parser, worker_main
+from tests.support.blobs import Store
 
 
 def test_buckets_and_modes() -> None:
@@ -43,21 +44,6 @@ def test_registry_and_worker_settings(tiny_models: TinyPaths, monkeypatch: pytes
     assert build_parser().parse_args([]).compile == "default"
     monkeypatch.setenv("DRAFTLOOP_COMPILE", "fast")
     assert worker_main(["--redis", "redis://unused"], runner_factory=lambda args: None) == 2  # type: ignore[arg-type,return-value]
-
-
-class Store:
-    def __init__(self) -> None:
-        self.blobs: dict[str, bytes] = {}
-
-    def put_image(self, img: Image.Image) -> str:
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-        key = artifact_key(buf.getvalue())
-        self.blobs[key] = buf.getvalue()
-        return key
-
-    def ctx(self) -> RunContext:
-        return RunContext(load_artifact=self.blobs.__getitem__)
 
 
 def pixels(out: JobOutput, i: int) -> np.ndarray:

@@ -4,7 +4,6 @@ IP-Adapter image encoders and ControlNet sharing."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,29 +14,15 @@ import torch
 from PIL import Image
 
 from engine import registry as registry_module
-from engine.api import Job, JobKind, LoraSpec, artifact_key
+from engine.api import Job, JobKind, LoraSpec
 from engine.pipeline_runner import DiffusersRunner
 from engine.presets import FAMILIES, Resolved, resolve
 from engine.registry import KNOWN_MODELS, ModelRegistry, _adapter_name, _guess_family, tiny_specs
-from engine.runner import JobOutput, RunContext
+from engine.runner import JobOutput
 from engine.stages.common import Prepared, img2img_steps, run_batch
 from engine.stages.edit import outpaint_canvas
 from engine.tiny import TinyPaths
-
-
-class Store:
-    def __init__(self) -> None:
-        self.blobs: dict[str, bytes] = {}
-
-    def put_image(self, img: Image.Image) -> str:
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-        key = artifact_key(buf.getvalue())
-        self.blobs[key] = buf.getvalue()
-        return key
-
-    def ctx(self) -> RunContext:
-        return RunContext(load_artifact=self.blobs.__getitem__)
+from tests.support.blobs import Store
 
 
 def noise(w: int, h: int, seed: int = 0) -> Image.Image:

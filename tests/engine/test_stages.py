@@ -3,36 +3,18 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from engine.api import Job, JobKind, LoraSpec, MaskSpec, artifact_key
+from engine.api import Job, JobKind, LoraSpec, MaskSpec
 from engine.images import check_finite, decode_image
 from engine.pipeline_runner import DiffusersRunner
 from engine.presets import resolve
 from engine.registry import ModelRegistry
-from engine.runner import BadInput, Cancelled, JobOutput, RunContext
-
-
-class Store:
-    def __init__(self) -> None:
-        self.blobs: dict[str, bytes] = {}
-
-    def put(self, data: bytes) -> str:
-        key = artifact_key(data)
-        self.blobs[key] = data
-        return key
-
-    def put_image(self, img: Image.Image) -> str:
-        buf = io.BytesIO()
-        img.save(buf, format="PNG")
-        return self.put(buf.getvalue())
-
-    def ctx(self, **kwargs: Callable[..., object]) -> RunContext:
-        return RunContext(load_artifact=self.blobs.__getitem__, **kwargs)  # type: ignore[arg-type]
+from engine.runner import BadInput, Cancelled, JobOutput
+from tests.support.blobs import Store
 
 
 def noise_image(w: int, h: int, seed: int = 0) -> Image.Image:
