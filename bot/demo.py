@@ -197,13 +197,21 @@ def write_outputs(
     }
     (out / "campaign.json").write_text(json.dumps(doc, indent=2))
     prompt = html.escape(campaign.settings.prompt)
+    model = campaign.candidates[min(campaign.candidates)].model if campaign.candidates else ""
+    model_note = (
+        "<p>Made with the tiny random-weight offline model: the pictures are noise (and face restore "
+        "repaints whatever its random detector calls a face); the stages, sizes, seeds and lineage are "
+        "real. Set DRAFTLOOP_MODEL to a real model for real pictures.</p>"
+        if model.startswith("tiny")
+        else ""
+    )
     (out / "index.html").write_text(
         "<!doctype html><meta charset=utf-8><title>draftloop demo</title>"
         "<style>body{font:14px system-ui;margin:2em;background:#111;color:#eee}"
         "img{image-rendering:pixelated;width:160px;border-radius:6px}figure{display:inline-block;margin:6px}"
         "figcaption{font-size:12px;color:#aaa}</style>"
         f"<h1>draftloop demo</h1><p>{prompt}</p><p>winners of round 1: {made.get('vote')}; "
-        f"device seconds spent: {campaign.spent_seconds():.2f}</p>{''.join(rows)}"
+        f"device seconds spent: {campaign.spent_seconds():.2f}</p>{model_note}{''.join(rows)}"
     )
 
 
