@@ -36,6 +36,7 @@ from adapters.discord.presenter import (
     DiscordPresenter,
     ThreadRefused,
     acting,
+    chunks,
     clip,
 )
 from bot.core import grammar
@@ -66,10 +67,6 @@ def _emoji_key(emoji: Mapping[str, Any] | discord.PartialEmoji) -> str:
 
 def _attachment_key(option: str, filename: str) -> str:
     return f"{option}-{re.sub(r'[^A-Za-z0-9._-]+', '_', filename)[:80] or 'image'}"
-
-
-def _chunks(text: str, size: int = 2000) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
 def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
@@ -262,10 +259,10 @@ class DiscordAdapter(discord.Client):
         return replies + [f"Started the campaign in <#{ref.thread_id}>." for ref in act.opened]
 
     async def _reply(self, interaction: discord.Interaction[Any], replies: list[str]) -> None:
-        texts = [t for reply in replies for t in _chunks(reply) if t.strip()] or ["Done."]
+        texts = [t for reply in replies for t in chunks(reply) if t.strip()] or ["Done."]
         for text in texts:
             await interaction.followup.send(
-                clip(text), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
             )
 
     # --- buttons ----------------------------------------------------------------------------------------

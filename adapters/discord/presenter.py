@@ -3,6 +3,12 @@
 ``DiscordPresenter`` implements ``bot.ports.Presenter`` for the platform ``"discord"``. It talks to
 Discord through the running ``discord.Client`` that ``DiscordAdapter`` binds to it; everything it must
 remember (the status message of each campaign) is kept in Redis, so any replica can edit it.
+
+A text longer than Discord's 2000 characters is posted as several messages, in order (``chunks``). The
+last of them carries everything else: the images, the bot's reactions and the buttons. Its id is the one
+``post`` returns, so the message people vote on is the one showing the images, and every caption reads
+above them. Images beyond ten and button rows beyond five follow in messages of their own, as before.
+The status line is one message edited in place: it is kept to one line and trimmed to fit.
 """
 
 from __future__ import annotations
@@ -116,12 +122,41 @@ def clip(text: str, limit: int = MAX_CONTENT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def one_line(text: str, limit: int = MAX_CONTENT) -> str:
+    """``text`` on one line (whitespace runs become one space), cut at a word boundary to fit ``limit``."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    head = line[: limit - 1]
+    space = head.rfind(" ")
+    if space >= limit // 2:
+        head = head[:space]
+    return head.rstrip(" ·,;:—-") + "…"
+
+
+def chunks(text: str, limit: int = MAX_CONTENT) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, in order; joined, they are ``text`` again.
+
+    A piece ends after a line break where there is one, else after a space, else at the limit.
+    """
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        head = rest[:limit]
+        cut = head.rfind("\n") + 1 or head.rfind(" ") + 1 or limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
 def grid_text(message: Message) -> str:
     lines = [message.text]
     for image in message.images:
         caption = f" — {image.caption}" if image.caption else ""
         lines.append(f"**#{image.number}**{caption}")
-    return clip("\n".join(lines))
+    return "\n".join(lines)
 
 
 class DiscordPresenter:
@@ -180,19 +215,17 @@ class DiscordPresenter:
         if message.kind is MessageKind.ERROR:
             text = f"⚠️ {text}"
         rows = button_rows(message.buttons)
-        first = await channel.send(
-            content=clip(text) or "\u200b",
-            view=action_view(rows[:MAX_ROWS]) if rows else discord.utils.MISSING,
-            allowed_mentions=discord.AllowedMentions.none(),
+        last = await self._send_text(
+            channel, text, view=action_view(rows[:MAX_ROWS]) if rows else discord.utils.MISSING
         )
         await self._more_buttons(channel, rows[MAX_ROWS:])
-        await self._seed(first, message.reactions)
-        return str(first.id)
+        await self._seed(last, message.reactions)
+        return str(last.id)
 
     async def update_status(self, thread: ThreadRef, campaign_id: str, text: str) -> None:
         key = keys.status_message(PLATFORM, campaign_id)
         channel = self.client.get_partial_messageable(int(thread.thread_id or thread.channel_id))
-        content = clip(text) or "\u200b"
+        content = one_line(text) or "\u200b"
         known = await self.redis.get(key)
         if known is not None:
             try:
@@ -227,17 +260,36 @@ class DiscordPresenter:
             for image in message.images
         ]
         rows = button_rows(message.buttons)
-        first = await channel.send(
-            content=grid_text(message),
+        last = await self._send_text(
+            channel,
+            grid_text(message),
             files=files[:MAX_FILES],
             view=action_view(rows[:MAX_ROWS]) if rows else discord.utils.MISSING,
-            allowed_mentions=discord.AllowedMentions.none(),
         )
         for start in range(MAX_FILES, len(files), MAX_FILES):
             await channel.send(files=files[start : start + MAX_FILES])
         await self._more_buttons(channel, rows[MAX_ROWS:])
-        await self._seed(first, message.reactions)
-        return str(first.id)
+        await self._seed(last, message.reactions)
+        return str(last.id)
+
+    async def _send_text(
+        self,
+        channel: discord.PartialMessageable,
+        text: str,
+        *,
+        files: list[discord.File] | None = None,
+        view: discord.ui.View = discord.utils.MISSING,
+    ) -> discord.Message:
+        """``text`` as one message per chunk; the last one carries ``files`` and ``view``, and is returned."""
+        pieces = [piece for piece in chunks(text) if piece.strip()] or ["\u200b"]
+        for piece in pieces[:-1]:
+            await channel.send(content=piece, allowed_mentions=discord.AllowedMentions.none())
+        return await channel.send(
+            content=pieces[-1],
+            files=files or discord.utils.MISSING,
+            view=view,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
 
     async def _more_buttons(self, channel: discord.PartialMessageable, rows: list[list[Button]]) -> None:
         for start in range(0, len(rows), MAX_ROWS):

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.core.messages import NUMBER_EMOJI, parse_action_id
 from bot.core.model import ThreadRef
+from bot.core.render import voting_grid
 from bot.state import keys
 from engine.api import JobKind
 from tests.discord.discord_stack import Stack
@@ -108,6 +109,48 @@ async def test_draft_opens_a_thread_and_posts_a_grid_with_reactions_and_buttons(
     assert status.edits >= 1
     posts = [c for c in fake.calls if c.method == "POST" and c.path == f"/channels/{thread_id}/messages"]
     assert len(posts) == len(fake.in_channel(thread_id))
+
+
+async def test_a_long_post_is_split_into_messages_and_keeps_its_images_and_buttons(stack: Stack) -> None:
+    fake = stack.fake
+    alice = fake.add_user("alice")
+    campaign_id, thread_id, grid = await draft(stack, alice, n=3)
+    campaign = await stack.service.campaign(campaign_id)
+    assert campaign is not None
+    thread = ThreadRef(platform="discord", channel_id=CHANNEL_ID, thread_id=thread_id)
+    intro = "\n".join(
+        f"line {i:03d}: " + "the quick brown fox jumps over the lazy dog " * 2 for i in range(60)
+    )
+    assert len(intro) > 2 * 2000
+    message = voting_grid(campaign, campaign.rounds[0]).model_copy(update={"text": intro})
+    before = {m.id for m in fake.in_channel(thread_id)}
+
+    posted = await stack.presenter.post(thread, message)
+
+    sent = [m for m in fake.in_channel(thread_id) if m.id not in before]
+    assert len(sent) >= 3
+    assert all(0 < len(m.content) <= 2000 for m in sent)
+    captions = "\n".join(
+        f"**#{image.number}**" + (f" — {image.caption}" if image.caption else "") for image in message.images
+    )
+    assert "".join(m.content for m in sent) == f"{intro}\n{captions}"  # in order, nothing lost
+    assert message.buttons
+    *text_only, last = sent
+    assert all(not m.data["attachments"] and not m.custom_ids() for m in text_only)
+    assert posted == last.id  # the message people vote on shows the images, reactions and buttons
+    assert len(last.data["attachments"]) == 3
+    assert last.custom_ids() == grid.custom_ids() == [b.action_id for b in message.buttons]
+    assert fake.bot_reactions(last.id) == list(NUMBER_EMOJI[:3])
+
+    # the status line stays one message on one line, trimmed at a word
+    await stack.presenter.update_status(thread, campaign_id, "Voting · round 1 · " + intro)
+    raw_status = await stack.redis.get(keys.status_message("discord", campaign_id))
+    assert isinstance(raw_status, bytes)
+    status = fake.messages[raw_status.decode()]
+    assert len(status.content) <= 2000 and "\n" not in status.content
+    body = status.content.removesuffix("…")
+    whole = " ".join(f"Voting · round 1 · {intro}".split())
+    assert status.content.endswith("…") and whole.startswith(body) and whole[len(body)] == " "
 
 
 async def test_reactions_vote_once_and_never_for_the_bot(stack: Stack) -> None:
