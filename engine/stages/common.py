@@ -16,6 +16,7 @@ from engine.images import array_to_image, decode_image, encode_png, to_rgb
 from engine.presets import Resolved
 from engine.registry import ModelRegistry
 from engine.runner import BadInput, Cancelled, JobOutput, RunContext, StageImage
+from engine.stages.prompts import prompt_kwargs
 
 
 @dataclass
@@ -119,8 +120,7 @@ def run_batch(
         call_kwargs["ip_adapter_image"] = [refs]
     with torch.inference_mode():
         result = pipe(
-            prompt=prompts,
-            negative_prompt=negatives if res.guidance > 1.0 else None,
+            **prompt_kwargs(pipe, prompts, negatives, res.guidance),
             generator=generators,
             num_inference_steps=img2img_steps(res.steps, call_kwargs.get("strength")),
             guidance_scale=res.guidance,

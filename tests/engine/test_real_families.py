@@ -4,6 +4,7 @@ IP-Adapter image encoders and ControlNet sharing."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,6 +22,7 @@ from engine.registry import KNOWN_MODELS, ModelRegistry, _adapter_name, _guess_f
 from engine.runner import JobOutput
 from engine.stages.common import Prepared, img2img_steps, run_batch
 from engine.stages.edit import outpaint_canvas
+from engine.stages.prompts import prompt_kwargs
 from engine.tiny import TinyPaths
 from tests.support.blobs import Store
 
@@ -153,6 +155,83 @@ def test_one_step_img2img_draft_runs(tiny_registry: ModelRegistry) -> None:
     init = store.put_image(noise(48, 48))
     out = DiffusersRunner(tiny_registry).run([job("i", init_image=init, steps=1, seeds=[4])], store.ctx())[0]
     assert out.error is None and len(out.images) == 1
+
+
+# --- negative prompts --------------------------------------------------------------------------------
+
+
+def pixels(out: JobOutput, i: int = 0) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(out.images[i].png)).convert("RGB")).astype(np.int16)
+
+
+def test_sdxl_zeroes_only_the_empty_negatives(tiny_registry: ModelRegistry) -> None:
+    sdxl = tiny_registry.pipeline("tiny-sdxl", "txt2img")
+    kwargs = prompt_kwargs(sdxl, ["a fox", "a boat"], ["", "blurry"], 5.0)
+    assert "prompt" not in kwargs and "negative_prompt" not in kwargs
+    assert not kwargs["negative_prompt_embeds"][0].any() and kwargs["negative_prompt_embeds"][1].any()
+    assert not kwargs["negative_pooled_prompt_embeds"][0].any()
+    assert kwargs["negative_pooled_prompt_embeds"][1].any()
+    assert prompt_kwargs(sdxl, ["a fox"], ["blurry"], 5.0) == {
+        "prompt": ["a fox"],
+        "negative_prompt": ["blurry"],
+    }
+    assert prompt_kwargs(sdxl, ["a fox"], [""], 0.0) == {"prompt": ["a fox"], "negative_prompt": None}
+    sd = tiny_registry.pipeline("tiny-sd", "txt2img")
+    assert prompt_kwargs(sd, ["a fox"], [""], 5.0) == {"prompt": ["a fox"], "negative_prompt": [""]}
+
+
+@pytest.mark.parametrize("kind", [JobKind.DRAFT, JobKind.VARIATION])
+def test_sdxl_without_a_negative_matches_stock_diffusers(tiny_registry: ModelRegistry, kind: JobKind) -> None:
+    store = Store()
+    source = noise(48, 48, seed=2)
+    extra: dict[str, Any] = {"init_image": store.put_image(source)} if kind == JobKind.VARIATION else {}
+    the_job = job("n", kind, model="tiny-sdxl", prompt="a red fox", seeds=[5], **extra)
+    runner = DiffusersRunner(tiny_registry)
+    out = runner.run([the_job], store.ctx())[0]
+    assert out.error is None, out.error
+    res = runner.resolved(the_job)
+    strength = runner.strength(the_job)
+    call_kwargs: dict[str, Any] = {"width": res.width, "height": res.height}
+    if kind == JobKind.VARIATION:
+        pipe = tiny_registry.pipeline("tiny-sdxl", "img2img")
+        call_kwargs["image"] = [source.resize((res.width, res.height), Image.Resampling.LANCZOS)]
+        call_kwargs["strength"] = strength
+    else:
+        pipe = tiny_registry.pipeline("tiny-sdxl", "txt2img", tiny_vae=res.tiny_vae)
+
+    def stock(negative: list[str] | None) -> np.ndarray:
+        with torch.inference_mode():
+            images = pipe(
+                prompt=["a red fox"],
+                negative_prompt=negative,
+                generator=[torch.Generator("cpu").manual_seed(5)],
+                num_inference_steps=img2img_steps(res.steps, strength),
+                guidance_scale=res.guidance,
+                output_type="np",
+                **call_kwargs,
+            ).images
+        return (np.clip(images[0], 0.0, 1.0) * 255.0).round().astype(np.int16)
+
+    assert np.abs(pixels(out) - stock(None)).max() <= 2
+    assert np.abs(pixels(out) - stock([""])).max() > 2  # an empty string is not what stock diffusers uses
+
+
+def test_sdxl_batch_mixing_negatives_equals_each_alone(tiny_registry: ModelRegistry) -> None:
+    store = Store()
+    src = store.put_image(noise(48, 48, seed=3))
+    runner = DiffusersRunner(tiny_registry)
+    for kind, extra in ((JobKind.DRAFT, {}), (JobKind.VARIATION, {"init_image": src})):
+        jobs = [
+            job("plain", kind, model="tiny-sdxl", prompt="a red fox", seeds=[1, 2], **extra),
+            job("neg", kind, model="tiny-sdxl", prompt="a boat", negative="blurry", seeds=[7], **extra),
+        ]
+        assert len({runner.group_key(j) for j in jobs}) == 1
+        batched = runner.run(jobs, store.ctx())
+        for j, out in zip(jobs, batched, strict=True):
+            alone = runner.run([j], store.ctx())[0]
+            assert out.error is None and alone.error is None
+            for i in range(len(j.seeds)):
+                assert np.abs(pixels(out, i) - pixels(alone, i)).max() <= 2
 
 
 # --- LoRA, model cache, IP-Adapter, ControlNet -------------------------------------------------------
