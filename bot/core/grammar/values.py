@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from abc import ABC, abstractmethod
 from typing import Any
 
 from bot.core.durations import format_duration, parse_duration
@@ -26,14 +27,14 @@ _INT_RE = re.compile(r"[+-]?\d{1,20}")
 _FLOAT_RE = re.compile(r"[+-]?(?:\d{1,20}\.?\d{0,20}|\.\d{1,20})(?:[eE][+-]?\d{1,3})?")
 
 
-class ValueType:
+class ValueType(ABC):
     metavar = "VALUE"
 
-    def describe(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def describe(self) -> str: ...
 
-    def parse(self, raw: str) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def parse(self, raw: str) -> Any: ...
 
     def format(self, value: Any) -> str:
         return str(value)
