@@ -20,24 +20,17 @@ from redis.exceptions import ResponseError
 
 from bot import uploads
 from bot.core import grammar, machine, voting
+from bot.core.buttons import command_for, parse_action_id
 from bot.core.commands import (
     Command,
     CommandError,
     Draft,
-    Faces,
-    Inpaint,
-    Outpaint,
-    Refine,
     ScheduleAdd,
     ScheduleList,
     ScheduleRemove,
-    Select,
-    Upscale,
-    Vary,
 )
 from bot.core.effects import Effect, Enqueue, Reply
 from bot.core.events import CloseRound, CommandEvent, Event, ResultEvent, Tally
-from bot.core.messages import parse_action_id
 from bot.core.model import TERMINAL_STAGES, Campaign, ThreadRef, User
 from bot.jobs import JobClient
 from bot.ports import Presenter
@@ -258,7 +251,7 @@ class CampaignService:
         campaign = await self.campaigns.load(campaign_id)
         if campaign is None or campaign.thread.platform != platform:
             return [_GONE]
-        command = _action_command(campaign, action, number, arg)
+        command = command_for(campaign, action, number, arg)
         if command is None:
             return [f"The button action '{action}' is not supported any more."]
         return await self._apply(campaign_id, CommandEvent(user=user, command=command), user=user)
@@ -480,34 +473,6 @@ class CampaignService:
         if self.default_model and not campaign.settings.model:
             campaign.settings.model = self.default_model
         return campaign
-
-
-def _action_command(campaign: Campaign, action: str, number: int, arg: str) -> Command | None:
-    builders: dict[str, Callable[[], Command]] = {
-        "vary": lambda: Vary(number=number, strength="strong" if arg == "strong" else "subtle"),
-        "refine": lambda: Refine(number=number),
-        "select": lambda: Select(numbers=(number,)),
-        "upscale": lambda: Upscale(number=number, scale=2 if arg == "2" else 4),
-        "faces": lambda: Faces(number=number),
-        "outpaint": lambda: _outpaint(number, arg),
-        "inpaint-faces": lambda: Inpaint(number=number, prompt=_prompt_of(campaign, number), faces=True),
-    }
-    build = builders.get(action)
-    return build() if build is not None else None
-
-
-def _outpaint(number: int, arg: str) -> Outpaint:
-    if arg in ("left", "right", "up", "down"):
-        return Outpaint(number=number, pan=arg)  # type: ignore[arg-type]
-    try:
-        return Outpaint(number=number, zoom=float(arg) if arg else None)
-    except ValueError:
-        return Outpaint(number=number)
-
-
-def _prompt_of(campaign: Campaign, number: int) -> str:
-    cand = campaign.candidates.get(number)
-    return cand.prompt if cand is not None else campaign.settings.prompt
 
 
 __all__ = ["CampaignService", "new_campaign_id"]

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from redis.asyncio import Redis
 
-from bot.core.messages import Button, Message, MessageKind, parse_action_id
+from bot.core.buttons import parse_action_id
+from bot.core.messages import Button, Message, MessageKind
 from bot.core.model import ThreadRef
 from bot.state import keys
 from bot.state.codec import as_str

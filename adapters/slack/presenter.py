@@ -29,7 +29,8 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.emoji import to_slack
-from bot.core.messages import Button, Message, MessageKind, parse_action_id
+from bot.core.buttons import parse_action_id
+from bot.core.messages import Button, Message, MessageKind
 from bot.core.model import ThreadRef
 from bot.ports import Acting, ActingScope
 from bot.state import keys

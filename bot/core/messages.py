@@ -43,19 +43,3 @@ class Message(BaseModel):
     buttons: list[Button] = Field(default_factory=list)
     round_no: int | None = None  # set on a voting grid: reactions on it are votes on this round
     ephemeral: bool = False
-
-
-def action_id(action: str, campaign_id: str, number: int, arg: str = "") -> str:
-    base = f"dl:{action}:{campaign_id}:{number}"
-    return f"{base}:{arg}" if arg else base
-
-
-def parse_action_id(value: str) -> tuple[str, str, int, str] | None:
-    parts = value.split(":")
-    if len(parts) not in (4, 5) or parts[0] != "dl":
-        return None
-    try:
-        number = int(parts[3])
-    except ValueError:
-        return None
-    return parts[1], parts[2], number, parts[4] if len(parts) == 5 else ""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.core import ledger
-from bot.core.messages import NUMBER_EMOJI, Button, GridImage, Message, MessageKind, action_id
+from bot.core.buttons import action_id
+from bot.core.messages import NUMBER_EMOJI, Button, GridImage, Message, MessageKind
 from bot.core.model import Campaign, Candidate, PendingJob, Round, Settings, Stage
 from bot.core.voting import grid_round, holds_text
 from engine.api import JobKind

@@ -12,7 +12,8 @@ from bot.core.effects import CancelJobs, CloseVoting, Effect, Enqueue, OpenVotin
 from bot.core.events import CloseRound, CommandEvent, ResultEvent
 from bot.core.grammar import help_text
 from bot.core.machine import apply, new_campaign
-from bot.core.messages import NUMBER_EMOJI, MessageKind, action_id
+from bot.core.buttons import action_id
+from bot.core.messages import NUMBER_EMOJI, MessageKind
 from bot.core.model import Campaign, Candidate, Stage, ThreadRef, User
 from engine.api import ImageOut, Job, JobKind, LoraSpec, Result
 

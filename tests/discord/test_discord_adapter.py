@@ -6,7 +6,8 @@ import hashlib
 import re
 from typing import Any
 
-from bot.core.messages import NUMBER_EMOJI, parse_action_id
+from bot.core.buttons import parse_action_id
+from bot.core.messages import NUMBER_EMOJI
 from bot.core.model import ThreadRef
 from bot.core.render import voting_grid
 from bot.state import keys

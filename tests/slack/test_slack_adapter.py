@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from adapters.slack import presenter as slack_presenter
-from bot.core.messages import parse_action_id
+from bot.core.buttons import parse_action_id
 from bot.core.model import ThreadRef
 from engine.api import JobKind, Progress
 from tests.slack.fake_slack import BOT_USER_ID, FakeSlack, Posted
