@@ -38,8 +38,10 @@ pytest: $(STAMP) $(CHROMIUM)
 
 test: lint typecheck contracts pytest
 
+# make bench BENCH_ARGS="--suite gpu --budget 480 --json" on a GPU machine
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/draftloop bench
+	$(BIN)/draftloop bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

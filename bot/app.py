@@ -16,12 +16,14 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bot.config import Config
-from bot.jobs import ResultConsumer
-from bot.loops import run_service_loops
 from bot.ports import Presenter
 from bot.processes import spawn, stop
 from bot.redis_server import EmbeddedRedis, RedisStartError
+from bot.redis_supervisor import install_outage_log_filter, watch_embedded_redis
 from bot.service import CampaignService
+from bot.state.connection import RedisHealth, connect_redis
+from bot.usecases.jobs import ResultConsumer
+from bot.usecases.loops import run_service_loops
 from engine.artifacts import ArtifactStore
 
 log = logging.getLogger("draftloop")
@@ -39,6 +41,7 @@ class Stack:
     service: CampaignService
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     embedded: EmbeddedRedis | None = None
+    redis_health: RedisHealth = field(default_factory=RedisHealth)
 
     @property
     def model(self) -> str:
@@ -75,9 +78,17 @@ def start_workers(config: Config, redis_url: str) -> list[subprocess.Popen[bytes
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    config: Config, presenters: Mapping[str, Presenter], *, with_workers: bool = True
+    config: Config,
+    presenters: Mapping[str, Presenter],
+    *,
+    with_workers: bool = True,
+    supervise_redis: bool = True,
 ) -> AsyncIterator[Stack]:
-    """Start everything but the adapters; stop it all, in reverse order, on the way out."""
+    """Start everything but the adapters; stop it all, in reverse order, on the way out.
+
+    The embedded Redis (when REDIS_URL is unset) is restarted whenever it exits, unless
+    ``supervise_redis`` is False.
+    """
     data_dir = config.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     embedded: EmbeddedRedis | None = None
@@ -86,7 +97,8 @@ async def running_stack(
     else:
         embedded = await EmbeddedRedis(data_dir / "redis").astart()
         redis_url = embedded.url
-    redis = Redis.from_url(redis_url)
+    health = RedisHealth()
+    redis = connect_redis(redis_url, health)
     service = CampaignService(
         redis,
         ArtifactStore(data_dir / "artifacts"),
@@ -96,15 +108,21 @@ async def running_stack(
         quota_images_per_day=config.quota_images_per_day,
     )
     workers = start_workers(config, redis_url) if with_workers else []
-    stack = Stack(config, redis_url, redis, service, workers, embedded)
+    stack = Stack(config, redis_url, redis, service, workers, embedded, health)
     stop_loops = asyncio.Event()
     loops = asyncio.create_task(run_service_loops(service, ResultConsumer(redis), stop_loops))
+    supervisor = None
+    if embedded is not None and supervise_redis:
+        supervisor = asyncio.create_task(watch_embedded_redis(embedded, health, stop_loops))
     try:
         yield stack
     finally:
         stop_loops.set()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(loops, timeout=10)
+        if supervisor is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(supervisor, timeout=30)
         for proc in workers:
             await asyncio.to_thread(stop, proc)
         await redis.aclose()
@@ -163,15 +181,11 @@ def web_slot(config: Config) -> AdapterSlot:
 def discord_slot(config: Config) -> AdapterSlot | None:
     if not config.discord_token:
         return None
-    from adapters.discord import DiscordPresenter, DiscordSettings, discord_adapter
+    from adapters.discord import DiscordPresenter, discord_adapter, discord_settings
 
-    token = config.discord_token
-    settings = DiscordSettings(
-        token=token,
-        api_url=config.discord_api_url,
-        approver_role=config.discord_approver_role,
-        guild_ids=tuple(int(p) for p in (config.discord_guild_ids or "").split(",") if p.strip()),
-    )
+    settings = discord_settings(config)
+    if settings is None:
+        return None
     presenter = DiscordPresenter()
     adapters: list[Any] = []
 
@@ -265,6 +279,7 @@ def _setup_logging(config: Config) -> None:
         level=getattr(logging, config.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_outage_log_filter()
     log.debug("configuration: %s", config.redacted())
 
 

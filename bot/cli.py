@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    # The engine's subcommands own their flags: hand them everything after the subcommand's name.
+    # Subcommands with their own flags get everything after the subcommand's name.
     if args_list and args_list[0] == "models":
         from engine.models_cli import models_main
 
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return bench_main(args_list[1:])
     if args_list and args_list[0] == "worker":
-        from engine.worker_main import worker_main
+        from bot.worker_cli import worker_main
 
         return worker_main(args_list[1:])
     parser = build_parser()

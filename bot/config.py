@@ -1,17 +1,27 @@
-"""Configuration: environment variables first, then an optional TOML file, then defaults.
+"""Configuration of every process (bot, worker, up): environment variables first, then an optional TOML
+file, then defaults; `draftloop worker` flags win over all three.
 
 Every setting is declared once here; `draftloop up --help` is generated from this table.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger("draftloop.config")
+
 DEFAULT_WEB_PORT = 8765
+COMPILE_MODES = ("off", "default", "reduce-overhead", "max-autotune")
+DTYPES = ("auto", "fp16", "bf16", "fp32")
+CPU_OFFLOAD_MODES = ("off", "model")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# old environment names still read (with a warning) when the new one is unset
+DEPRECATED_ALIASES = {"DRAFTLOOP_DATA": "DRAFTLOOP_DATA_DIR", "DRAFTLOOP_LOG": "DRAFTLOOP_LOG_LEVEL"}
 
 
 def _setting(env: str, help: str, default: Any = None) -> Any:
@@ -34,6 +44,26 @@ class Config:
         "DRAFTLOOP_COMPILE",
         "torch.compile for the workers: off, default, reduce-overhead (CUDA graphs), max-autotune",
         "off",
+    )
+    dtype: str = _setting(
+        "DRAFTLOOP_DTYPE", "weights' precision in the workers: auto (fp16 on GPU), fp16, bf16, fp32", "auto"
+    )
+    cpu_offload: str = _setting(
+        "DRAFTLOOP_CPU_OFFLOAD",
+        "off, or model: keep each model on the CPU and move it to the GPU per call",
+        "off",
+    )
+    visibility_timeout: float = _setting(
+        "DRAFTLOOP_VISIBILITY_TIMEOUT",
+        "seconds before a silent worker's jobs are taken over by another",
+        60.0,
+    )
+    allow_download: bool = _setting(
+        "DRAFTLOOP_ALLOW_DOWNLOAD", "let workers download hub models missing from the local cache", False
+    )
+    weights_dir: Path | None = _setting(
+        "DRAFTLOOP_WEIGHTS",
+        "folder of the upscaler and face-restorer weights; unset = ~/.cache/draftloop/weights",
     )
     web_host: str = _setting("DRAFTLOOP_WEB_HOST", "web playground bind address", "127.0.0.1")
     web_port: int = _setting("DRAFTLOOP_WEB_PORT", "web playground port", DEFAULT_WEB_PORT)
@@ -82,6 +112,10 @@ class Config:
         return out
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
 def _convert(raw: object, annotation: str) -> object:
     if raw is None or raw == "":
         return None
@@ -92,19 +126,43 @@ def _convert(raw: object, annotation: str) -> object:
         return int(text)
     if annotation.startswith("float"):
         return float(text)
+    if annotation.startswith("bool"):
+        if text.lower() not in _TRUE + _FALSE:
+            raise ValueError(text)
+        return text.lower() in _TRUE
     return text
+
+
+_KINDS = {"int": "a whole number", "float": "a number", "bool": "one of 1, 0, true, false, yes, no, on, off"}
 
 
 class ConfigError(ValueError):
     pass
 
 
-def load_config(environ: dict[str, str] | None = None, toml_path: Path | None = None) -> Config:
+def _environment(environ: dict[str, str] | None) -> dict[str, str]:
+    """The environment, with deprecated names moved to their new ones (a warning for each)."""
+    env = dict(os.environ if environ is None else environ)
+    for old, new in DEPRECATED_ALIASES.items():
+        if old in env:
+            if new in env:
+                log.warning("%s is deprecated and ignored: %s is set", old, new)
+            else:
+                log.warning("%s is deprecated: use %s", old, new)
+                env[new] = env[old]
+            del env[old]
+    return env
+
+
+def load_config(
+    environ: dict[str, str] | None = None, toml_path: Path | None = None, *, role: str = "bot"
+) -> Config:
     """Environment wins over the TOML file (``DRAFTLOOP_CONFIG`` or ``toml_path``), which wins over defaults.
 
-    TOML keys are the field names (``web_port = 9000``).
+    TOML keys are the field names (``web_port = 9000``). ``role`` "worker" skips the checks of the chat
+    and web settings, which a worker neither uses nor receives (its environment lacks their secrets).
     """
-    env = dict(os.environ if environ is None else environ)
+    env = _environment(environ)
     file_values: dict[str, Any] = {}
     path = toml_path or (Path(env["DRAFTLOOP_CONFIG"]) if env.get("DRAFTLOOP_CONFIG") else None)
     if path is not None:
@@ -122,17 +180,52 @@ def load_config(environ: dict[str, str] | None = None, toml_path: Path | None = 
         raw = env.get(env_name, file_values.get(f.name))
         if raw is None:
             continue
+        annotation = str(f.type)
         try:
-            values[f.name] = _convert(raw, str(f.type))
+            value = _convert(raw, annotation)
         except ValueError as exc:
-            kind = "a whole number" if str(f.type).startswith("int") else "a number"
+            kind = _KINDS[annotation.split()[0].split("|")[0]]
             raise ConfigError(f"{env_name} must be {kind}, got {raw!r}") from exc
+        if value is None and "None" not in annotation:
+            raise ConfigError(f"{env_name} must not be empty (unset it for the default, {f.default})")
+        values[f.name] = value
     config = Config(**values)
-    if config.compile_mode not in ("off", "default", "reduce-overhead", "max-autotune"):
+    check_engine_settings(config)
+    if role == "bot":
+        check_bot_settings(config)
+    return config
+
+
+def _one_of(env_name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{env_name} must be {', '.join(choices[:-1])} or {choices[-1]}, got {value!r}")
+
+
+def check_engine_settings(config: Config) -> None:
+    """The settings every process shares and the workers use."""
+    _one_of("DRAFTLOOP_COMPILE", config.compile_mode, COMPILE_MODES)
+    _one_of("DRAFTLOOP_DTYPE", config.dtype, DTYPES)
+    _one_of("DRAFTLOOP_CPU_OFFLOAD", config.cpu_offload, CPU_OFFLOAD_MODES)
+    if config.workers < 0:
+        raise ConfigError(f"DRAFTLOOP_WORKERS must be 0 or more, got {config.workers}")
+    if config.max_batch < 1:
+        raise ConfigError(f"DRAFTLOOP_MAX_BATCH must be 1 or more, got {config.max_batch}")
+    if not config.visibility_timeout > 0:
         raise ConfigError(
-            "DRAFTLOOP_COMPILE must be off, default, reduce-overhead or max-autotune, "
-            f"got {config.compile_mode!r}"
+            "DRAFTLOOP_VISIBILITY_TIMEOUT must be a number of seconds above 0, "
+            f"got {config.visibility_timeout}"
         )
+    if config.log_level.upper() not in logging.getLevelNamesMapping():
+        raise ConfigError(
+            f"DRAFTLOOP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {config.log_level!r}"
+        )
+
+
+def check_bot_settings(config: Config) -> None:
+    """The chat adapters' and web playground's settings."""
+    for env_name, port in (("DRAFTLOOP_WEB_PORT", config.web_port), ("SLACK_PORT", config.slack_port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{env_name} must be a port number (0 to 65535), got {port}")
     if config.slack_bot_token and not config.slack_signing_secret:
         raise ConfigError(
             "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack requests can't be verified"
@@ -143,11 +236,10 @@ def load_config(environ: dict[str, str] | None = None, toml_path: Path | None = 
         raise ConfigError(
             f"DISCORD_GUILD_IDS must be comma-separated numbers, got {config.discord_guild_ids!r}"
         )
-    if config.web_host not in ("127.0.0.1", "localhost", "::1") and not config.web_token:
+    if config.web_host not in _LOOPBACK_HOSTS and not config.web_token:
         raise ConfigError(
             f"DRAFTLOOP_WEB_HOST={config.web_host} binds beyond loopback: set DRAFTLOOP_WEB_TOKEN too"
         )
-    return config
 
 
 def settings_help() -> str:

@@ -18,6 +18,7 @@ from bot.app import running_stack
 from bot.config import Config
 from bot.core.messages import NUMBER_EMOJI, Message, MessageKind
 from bot.core.model import Campaign, Stage, ThreadRef, User
+from bot.ports import PostLog
 from bot.service import CampaignService
 
 PLATFORM = "demo"
@@ -35,17 +36,21 @@ class DemoPresenter:
     status: dict[str, str] = field(default_factory=dict)
     threads: int = 0
 
-    async def open_thread(self, channel_id: str, title: str, source_message_id: str | None) -> ThreadRef:
+    async def open_thread(self, channel_id: str, title: str) -> ThreadRef:
         self.threads += 1
         return ThreadRef(platform=self.platform, channel_id=channel_id, thread_id=f"thread-{self.threads}")
 
-    async def post(self, thread: ThreadRef, message: Message) -> str:
+    async def post(self, thread: ThreadRef, message: Message, log: PostLog) -> str:
         message_id = f"m{len(self.posts) + 1}"
         self.posts.append((message_id, message))
         return message_id
 
-    async def update_status(self, thread: ThreadRef, campaign_id: str, text: str) -> None:
-        self.status[campaign_id] = text
+    async def post_status(self, thread: ThreadRef, text: str) -> str:
+        self.status[thread.thread_id] = text  # one campaign per thread: its status line's id
+        return thread.thread_id
+
+    async def edit_status(self, thread: ThreadRef, message_id: str, text: str) -> None:
+        self.status[message_id] = text
 
 
 class DemoFailed(RuntimeError):
@@ -83,7 +88,7 @@ async def _wait_stage(
             return campaign
         if campaign is not None and campaign.stage in (Stage.FAILED, Stage.CANCELLED):
             raise DemoFailed(f"campaign {campaign.stage}: {campaign.failure}")
-        bar.show(status.get(campaign_id, "")[:60])
+        bar.show(status.get(campaign.thread.thread_id, "")[:60] if campaign is not None else "")
         await asyncio.sleep(0.25)
     raise DemoFailed(f"timed out waiting for {', '.join(sorted(stages))}")
 

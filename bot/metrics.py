@@ -12,6 +12,13 @@ _COUNTERS = {
     "dead": ("draftloop_jobs_dead_total", "jobs moved to the dead-letter stream"),
 }
 
+_REDIS = {
+    "up": ("draftloop_redis_up", "gauge", "1 while Redis answers, 0 during an outage"),
+    "outages": ("draftloop_redis_outages_total", "counter", "times Redis became unreachable"),
+    "restarts": ("draftloop_redis_restarts_total", "counter", "restarts of the embedded Redis"),
+    "busy_refusals": ("draftloop_redis_busy_total", "counter", "requests refused with every connection busy"),
+}
+
 
 def _family(name: str, kind: str, help_text: str, samples: list[tuple[str, float]]) -> list[str]:
     lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
@@ -39,4 +46,8 @@ def prometheus_text(stats: Mapping[str, object]) -> str:
     out += _family(
         "draftloop_device_seconds_total", "counter", "device time used by jobs", [("", device_seconds)]
     )
+    redis = stats.get("redis")
+    if isinstance(redis, Mapping):
+        for key, (name, kind, help_text) in _REDIS.items():
+            out += _family(name, kind, help_text, [("", float(redis.get(key, 0)))])
     return "\n".join(out) + "\n"

@@ -10,25 +10,80 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.core.messages import Message
 from bot.core.model import ThreadRef
 
 
+class MessageGone(Exception):
+    """The message to edit no longer exists on the platform (deleted, or its thread is gone)."""
+
+
+class RateLimited(Exception):
+    """The platform asked to wait (HTTP 429): the caller retries this one call after ``retry_after``
+    seconds instead of sleeping while it holds anything other work needs."""
+
+    def __init__(self, retry_after: float, what: str = "") -> None:
+        super().__init__(f"rate limited{f' on {what}' if what else ''}: retry after {retry_after:.1f} s")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class EditBudget:
+    """How many status edits a platform accepts: ``edits`` per ``per_seconds``, counted per ``scope``
+    (``"platform"``: one budget for the whole workspace; ``"thread"``: one per thread or channel)."""
+
+    edits: int
+    per_seconds: float
+    scope: Literal["platform", "thread"] = "platform"
+
+
+# What a presenter that declares no ``edit_budget`` gets: under Slack's ~50 chat.update per minute.
+DEFAULT_EDIT_BUDGET = EditBudget(edits=40, per_seconds=60.0, scope="platform")
+
+
+def edit_budget(presenter: object) -> EditBudget:
+    """The presenter's ``edit_budget`` attribute, or the default."""
+    budget = getattr(presenter, "edit_budget", None)
+    return budget if isinstance(budget, EditBudget) else DEFAULT_EDIT_BUDGET
+
+
+class PostLog(Protocol):
+    """What of one post already went out. A post is a sequence of parts (each message, its uploads, each
+    seeded reaction); a presenter records each part as it succeeds and skips the parts already done, so
+    a retry resumes at the first part not done and nothing is shown twice."""
+
+    async def done(self, part: str) -> str | None:
+        """The platform id recorded for ``part`` (a message id; "1" for a part with no id), or None."""
+        ...
+
+    async def record(self, part: str, platform_id: str) -> None: ...
+
+    async def vote_target(self, message_id: str) -> None:
+        """Reactions on this message are votes on the post's round: call it as soon as such a message
+        exists, before seeding its reactions."""
+        ...
+
+
 class Presenter(Protocol):
     platform: str
 
-    async def open_thread(self, channel_id: str, title: str, source_message_id: str | None) -> ThreadRef:
+    async def open_thread(self, channel_id: str, title: str) -> ThreadRef:
         """Open a campaign thread in a channel (a /draft typed in a plain channel)."""
         ...
 
-    async def post(self, thread: ThreadRef, message: Message) -> str:
-        """Show a message in the thread; returns the platform's message id."""
+    async def post(self, thread: ThreadRef, message: Message, log: PostLog) -> str:
+        """Show a message in the thread, part by part through ``log``; returns the platform's id of the
+        message that carries its text (the last one, when long text is split)."""
         ...
 
-    async def update_status(self, thread: ThreadRef, campaign_id: str, text: str) -> None:
-        """Edit the campaign's one status line in place (post it the first time)."""
+    async def post_status(self, thread: ThreadRef, text: str) -> str:
+        """Post a campaign's status line in the thread; returns the platform's message id."""
+        ...
+
+    async def edit_status(self, thread: ThreadRef, message_id: str, text: str) -> None:
+        """Edit a status line posted by ``post_status``; raises ``MessageGone`` when it no longer exists."""
         ...
 
 

@@ -67,6 +67,15 @@ class EmbeddedRedis:
         return self._proc is not None and self._proc.poll() is None
 
     @property
+    def exit_code(self) -> int | None:
+        """The return code of a started server that has exited since; None while it runs (or before start)."""
+        return None if self._proc is None else self._proc.poll()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    @property
     def log_path(self) -> Path:
         return self.data_dir / "redis.log"
 

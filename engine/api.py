@@ -12,29 +12,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# --- streams and keys shared by bot and engine -------------------------------------------------
+from engine.keys import (  # noqa: F401  (the names the bot shares with the engine, re-exported)
+    BOT_GROUP,
+    DEAD_LETTER_STREAM,
+    ENGINE_GROUP,
+    LANES,
+    RESULTS_STREAM,
+    STATS_KEY,
+    WORKERS_KEY,
+    cancel_key,
+    jobs_stream,
+    progress_channel,
+)
 
-LANES: tuple[str, ...] = ("interactive", "scheduled")  # consumed in this order of priority
-ENGINE_GROUP = "engine"
-BOT_GROUP = "bot"
-RESULTS_STREAM = "dl:results"
-DEAD_LETTER_STREAM = "dl:jobs:dead"
-WORKERS_KEY = "dl:workers"  # hash: worker id -> JSON heartbeat (WorkerBeat)
-STATS_KEY = "dl:engine:stats"  # hash of counters: jobs, images, batches, device_ms
-PAYLOAD_FIELD = "data"
-
-
-def jobs_stream(lane: str) -> str:
-    return f"dl:jobs:{lane}"
-
-
-def progress_channel(campaign_id: str) -> str:
-    return f"dl:progress:{campaign_id}"
-
-
-def cancel_key(job_id: str) -> str:
-    """Set (with a TTL) to ask workers to skip or interrupt a job."""
-    return f"dl:cancel:{job_id}"
+PAYLOAD_FIELD = "data"  # the one field of every stream entry
 
 
 # --- jobs ---------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""``draftloop models tiny [--dir DIR]`` and ``draftloop models list``."""
+"""``draftloop models tiny [--dir DIR]``, ``draftloop models list`` and ``draftloop models pull NAME...``."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from pathlib import Path
+
+from engine.pull.command import add_pull_parser, run_pull_command
 
 DEFAULT_TINY_DIR = "~/.cache/draftloop/tiny"
 
@@ -16,10 +18,13 @@ def models_main(argv: list[str]) -> int:
     tiny.add_argument("--dir", default=os.environ.get("DRAFTLOOP_TINY_DIR", DEFAULT_TINY_DIR))
     listing = sub.add_parser("list", help="list the model names the engine knows")
     listing.add_argument("--dir", default=os.environ.get("DRAFTLOOP_TINY_DIR", DEFAULT_TINY_DIR))
+    add_pull_parser(sub)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+    if args.command == "pull":
+        return run_pull_command(args)
     root = Path(args.dir).expanduser()
     if args.command == "tiny":
         from engine.tiny import build_tiny_models
@@ -27,8 +32,8 @@ def models_main(argv: list[str]) -> int:
         paths = build_tiny_models(root)
         print(f"tiny models ready in {paths.root}")
         return 0
+    from engine.catalog import KNOWN_MODELS
     from engine.presets import FAMILIES
-    from engine.registry import KNOWN_MODELS
     from engine.tiny import MARKER
 
     tiny_state = "ready" if (root / MARKER).exists() else "not built (run: draftloop models tiny)"

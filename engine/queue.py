@@ -16,19 +16,10 @@ from pydantic import ValidationError
 
 from engine import api
 from engine.api import Job, Result
+from engine.keys import attempt_key, done_key
 
 DONE_TTL_S = 24 * 3600
 ATTEMPT_TTL_S = 24 * 3600
-
-
-def done_key(job_id: str) -> str:
-    """Set when a job's result has been published; a reclaimed job with this marker is only acked."""
-    return f"dl:engine:done:{job_id}"
-
-
-def attempt_key(job_id: str) -> str:
-    """The last attempt at a job: which worker ran it and how it ended (for the dead-letter reason)."""
-    return f"dl:engine:attempt:{job_id}"
 
 
 def _s(value: bytes | str | None) -> str:

@@ -13,7 +13,6 @@ import logging
 import os
 import secrets
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,10 +21,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from engine import api
-from engine.api import ImageOut, Job, Result
 from engine.artifacts import ArtifactStore
+from engine.batch_context import BatchContext
 from engine.batcher import Batch, make_batches
-from engine.queue import Delivery, JobQueue, loose_ids, short_reason
+from engine.outcomes import Outcomes, delivered_job, time_shares
+from engine.queue import Delivery, JobQueue, short_reason
 from engine.runner import BadInput, Cancelled, JobOutput, RunContext, StageRunner
 
 log = logging.getLogger(__name__)
@@ -52,62 +52,6 @@ def make_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-class _BatchContext:
-    """Progress and cancellation for one running batch; its callbacks run on the runner's thread."""
-
-    def __init__(self, worker: Worker, jobs: list[Job], loop: asyncio.AbstractEventLoop) -> None:
-        self._worker = worker
-        self._jobs = jobs
-        self._ids = [job.job_id for job in jobs]
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._last_progress: float | None = None
-        self._last_check: float | None = None
-        self._cancelled = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.steps_seen = 0
-
-    def on_step(self, step: int, total: int) -> None:
-        now = time.monotonic()
-        with self._lock:
-            self.steps_seen += 1
-            interval = self._worker.config.progress_interval_s
-            if self._last_progress is not None and now - self._last_progress < interval:
-                return
-            self._last_progress = now
-        self._loop.call_soon_threadsafe(self._spawn_progress, step, total)
-
-    def _spawn_progress(self, step: int, total: int) -> None:
-        for job in self._jobs:
-            msg = api.Progress(job_id=job.job_id, campaign_id=job.campaign_id, step=step, total=total)
-            task = self._loop.create_task(self._worker._publish_progress(job.campaign_id, msg))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    def is_cancelled(self) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            if self._cancelled:
-                return True
-            if self._last_check is not None and now - self._last_check < self._worker.config.cancel_poll_s:
-                return False
-            self._last_check = now
-        future = asyncio.run_coroutine_threadsafe(self._worker.queue.cancelled(self._ids), self._loop)
-        try:
-            found = future.result(timeout=10)
-        except Exception:  # Redis trouble never stops a batch
-            log.warning("cancel check failed", exc_info=True)
-            return False
-        with self._lock:
-            self._cancelled = len(found) == len(self._ids)
-            return self._cancelled
-
-    async def drain(self) -> None:
-        await asyncio.sleep(0)  # let progress callbacks queued by the last steps create their tasks
-        if self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
 class Worker:
     def __init__(
         self,
@@ -123,6 +67,7 @@ class Worker:
         self.runner = runner
         self.store = store
         self.queue = JobQueue(redis, self.worker_id)
+        self.outcomes = Outcomes(self.queue, store, self.worker_id, self.config.max_attempts)
         self.runner_calls = 0
         self._inflight: list[Delivery] = []
         self._inflight_images = 0
@@ -203,37 +148,37 @@ class Worker:
         duplicates: list[Delivery] = []
         for d in deliveries:
             if d.job is None:
-                await self._reject_unreadable(d)
+                await self.outcomes.reject_unreadable(d)
             elif d.job.job_id in seen:
                 duplicates.append(d)
             elif await self.queue.is_done(d.job.job_id):
                 await self.queue.ack(d)  # published before a crash, never acked
             elif d.attempts > self.config.max_attempts:
-                await self._give_up(d)
+                await self.outcomes.give_up(d)
             else:
                 seen.add(d.job.job_id)
                 runnable.append(d)
 
-        cancelled = await self.queue.cancelled([_job(d).job_id for d in runnable])
+        cancelled = await self.queue.cancelled([delivered_job(d).job_id for d in runnable])
         keys: dict[str, tuple[object, ...]] = {}
         ready: list[Delivery] = []
         for d in runnable:
-            job = _job(d)
+            job = delivered_job(d)
             if job.job_id in cancelled:
-                await self._fail(d, CANCELLED)
+                await self.outcomes.fail(d, CANCELLED)
                 continue
             try:
                 keys[job.job_id] = self.runner.group_key(job)
             except BadInput as exc:
-                await self._fail(d, str(exc) or "bad input")
+                await self.outcomes.fail(d, str(exc) or "bad input")
                 continue
             except Exception as exc:
                 log.exception("group_key failed for job %s", job.job_id)
-                await self._fail(d, short_reason(exc))
+                await self.outcomes.fail(d, short_reason(exc))
                 continue
             ready.append(d)
 
-        batches = make_batches(ready, _job, lambda job: keys[job.job_id], self.config.max_batch)
+        batches = make_batches(ready, delivered_job, lambda job: keys[job.job_id], self.config.max_batch)
         self._held = list(ready)
         try:
             for batch in batches:
@@ -241,14 +186,21 @@ class Worker:
         finally:
             self._held = []
         for d in duplicates:  # the same job enqueued twice: ack the copy once the first is published
-            if await self.queue.is_done(_job(d).job_id):
+            if await self.queue.is_done(delivered_job(d).job_id):
                 await self.queue.ack(d)
 
     async def _run_batch(self, batch: Batch[Delivery]) -> None:
-        jobs = [_job(d) for d in batch.items]
+        jobs = [delivered_job(d) for d in batch.items]
         await self.queue.note_attempt(jobs, f"worker {self.worker_id} stopped while running it")
         loop = asyncio.get_running_loop()
-        bctx = _BatchContext(self, jobs, loop)
+        bctx = BatchContext(
+            jobs,
+            loop,
+            self.queue,
+            self._publish_progress,
+            progress_interval_s=self.config.progress_interval_s,
+            cancel_poll_s=self.config.cancel_poll_s,
+        )
         ctx = RunContext(load_artifact=self.store.get, on_step=bctx.on_step, is_cancelled=bctx.is_cancelled)
         self._inflight, self._inflight_images = list(batch.items), batch.images
         self.runner_calls += 1
@@ -269,7 +221,7 @@ class Worker:
         await self.queue.count_batch()
 
         by_id = {out.job_id: out for out in outputs or []}
-        shares = _shares(jobs, by_id, wall)
+        shares = time_shares(jobs, by_id, wall)
         cancelled_now = await self.queue.cancelled([j.job_id for j in jobs])
         try:
             for d, job in zip(batch.items, jobs, strict=True):
@@ -283,74 +235,11 @@ class Worker:
                 else:
                     reason = out.error
                 if reason is not None or out is None:
-                    await self._fail(d, reason or "failed", shares[job.job_id], batch.images)
+                    await self.outcomes.fail(d, reason or "failed", shares[job.job_id], batch.images)
                     continue
-                await self._succeed(d, out, shares[job.job_id], batch.images)
+                await self.outcomes.succeed(d, out, shares[job.job_id], batch.images)
         finally:
             self._inflight, self._inflight_images = [], 0
-
-    # --- results --------------------------------------------------------------------------------
-
-    async def _succeed(self, d: Delivery, out: JobOutput, seconds: float, batch_size: int) -> None:
-        job = _job(d)
-        keys = await asyncio.to_thread(lambda: [self.store.put(img.png) for img in out.images])
-        images = [
-            ImageOut(artifact=key, seed=img.seed, width=img.width, height=img.height)
-            for key, img in zip(keys, out.images, strict=True)
-        ]
-        result = Result(
-            job_id=job.job_id,
-            campaign_id=job.campaign_id,
-            kind=job.kind,
-            ok=True,
-            images=images,
-            device_seconds=seconds,
-            batch_size=batch_size,
-            worker=self.worker_id,
-            attempts=d.attempts,
-        )
-        await self.queue.publish(d, result, round(seconds * 1000))
-
-    async def _fail(self, d: Delivery, reason: str, seconds: float = 0.0, batch_size: int = 0) -> None:
-        job = _job(d)
-        result = Result(
-            job_id=job.job_id,
-            campaign_id=job.campaign_id,
-            kind=job.kind,
-            ok=False,
-            error=reason,
-            device_seconds=seconds,
-            batch_size=batch_size,
-            worker=self.worker_id,
-            attempts=min(d.attempts, self.config.max_attempts),
-        )
-        await self.queue.publish(d, result, round(seconds * 1000))
-
-    async def _give_up(self, d: Delivery) -> None:
-        job = _job(d)
-        last = await self.queue.last_attempt(job.job_id) or "the worker running it stopped"
-        reason = f"failed after {self.config.max_attempts} attempts: {last}"
-        await self.queue.dead_letter(d, reason)
-        await self._fail(d, reason)
-
-    async def _reject_unreadable(self, d: Delivery) -> None:
-        reason = d.parse_error or "unreadable job"
-        await self.queue.dead_letter(d, reason)
-        ids = loose_ids(d.raw)
-        if ids is not None and not await self.queue.is_done(ids[0]):
-            job_id, campaign_id, kind = ids
-            result = Result(
-                job_id=job_id,
-                campaign_id=campaign_id,
-                kind=api.JobKind(kind),
-                ok=False,
-                error=f"the engine could not read this job ({reason})",
-                worker=self.worker_id,
-                attempts=d.attempts,
-            )
-            await self.queue.publish(d, result, 0)
-        else:
-            await self.queue.ack(d)
 
     # --- background -----------------------------------------------------------------------------
 
@@ -384,26 +273,8 @@ class Worker:
         await self.queue.beat(beat)
 
 
-def _job(d: Delivery) -> Job:
-    assert d.job is not None
-    return d.job
-
-
 def _images(deliveries: list[Delivery]) -> int:
     return sum(max(1, len(d.job.seeds)) if d.job is not None else 1 for d in deliveries)
-
-
-def _shares(jobs: list[Job], outputs: dict[str, JobOutput], wall: float) -> dict[str, float]:
-    """A batch's wall time split by each job's work units (by image count when there are none)."""
-    units: dict[str, float] = {}
-    for job in jobs:
-        out = outputs.get(job.job_id)
-        units[job.job_id] = max(0.0, out.work_units) if out is not None else 0.0
-    total = sum(units.values())
-    if total <= 0:
-        units = {job.job_id: float(max(1, len(job.seeds))) for job in jobs}
-        total = sum(units.values())
-    return {job_id: wall * u / total for job_id, u in units.items()}
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -1,59 +1,74 @@
-"""``draftloop worker``: one engine worker process (one per GPU).
+"""One engine worker process (one per GPU), run from its settings.
 
-    draftloop worker [--redis URL] [--data DIR] [--model NAME] [--max-batch 8] [--tiny] [--device DEV]
-                     [--compile off|default|reduce-overhead|max-autotune]
-
-Redis comes from ``--redis`` or ``REDIS_URL``. With ``--tiny`` (the default when ``DRAFTLOOP_MODEL`` is
-unset) the random-weight offline models are built under ``DATA/models`` and the default model is
-``tiny-sd``. ``--compile`` (or ``DRAFTLOOP_COMPILE``; default ``off``) torch.compiles each model's
-denoiser and decoder when first loaded and pads batches to buckets (see engine.compile).
-SIGTERM / SIGINT finish the batch that is running, then stop.
+The engine doesn't read configuration itself: ``draftloop worker`` (bot.worker_cli) turns the one
+configuration every process shares (environment, TOML file, flags) into ``WorkerSettings``.
+With ``tiny`` the random-weight offline models are built under ``data_dir/models``. ``compile_mode`` other
+than "off" torch.compiles each model's denoiser and decoder when first loaded and pads batches to
+buckets (see engine.compile). SIGTERM / SIGINT finish the batch that is running, then stop.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import redis.asyncio as aioredis
 
 from engine.artifacts import ArtifactStore
 from engine.compile import MODES
+from engine.devices import CPU_OFFLOAD_MODES, DTYPE_NAMES
 from engine.runner import BadInput, StageRunner
 from engine.worker import Worker, WorkerConfig
 
 log = logging.getLogger("draftloop.worker")
 
-RunnerFactory = Callable[[argparse.Namespace], StageRunner]
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    redis_url: str | None
+    data_dir: Path = Path("data")
+    model: str | None = None  # unset: the tiny offline model
+    tiny: bool | None = None  # None: tiny exactly when no model is named
+    max_batch: int = 8
+    gather_ms: int = 30
+    visibility_timeout_s: float = 60.0
+    max_attempts: int = 3
+    device: str | None = None  # None: cuda when available
+    dtype: str = "auto"  # one of engine.devices.DTYPE_NAMES
+    cpu_offload: str = "off"  # "model": diffusers' enable_model_cpu_offload
+    compile_mode: str = "off"
+    allow_download: bool = False
+    weights_dir: Path | None = None  # upscaler and face-restorer weights (engine.catalog.default_post_spec)
+    worker_id: str | None = None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="draftloop worker", description="Run one engine worker.")
-    p.add_argument("--redis", default=os.environ.get("REDIS_URL"), help="Redis URL (default: $REDIS_URL)")
-    p.add_argument("--data", type=Path, default=Path(os.environ.get("DRAFTLOOP_DATA", "data")))
-    p.add_argument("--model", default=os.environ.get("DRAFTLOOP_MODEL"), help="default model name or path")
-    p.add_argument(
-        "--tiny", action="store_true", default=None, help="build and serve the offline tiny models"
+RunnerFactory = Callable[[WorkerSettings], StageRunner]
+
+
+def check_settings(settings: WorkerSettings) -> str | None:
+    """Why these settings can't run a worker, or None."""
+    if not settings.redis_url:
+        return "no Redis: set REDIS_URL or pass --redis URL"
+    choices = (
+        ("compile mode", settings.compile_mode, MODES),
+        ("dtype", settings.dtype, DTYPE_NAMES),
+        ("CPU offload", settings.cpu_offload, CPU_OFFLOAD_MODES),
     )
-    p.add_argument("--max-batch", type=int, default=8, help="images per pipeline call")
-    p.add_argument("--gather-ms", type=int, default=30, help="how long a batch waits for company")
-    p.add_argument("--visibility-timeout", type=float, default=60.0, help="seconds before a job is retaken")
-    p.add_argument("--max-attempts", type=int, default=3)
-    p.add_argument("--device", default=None, help="torch device (default: cuda when available)")
-    p.add_argument(
-        "--compile",
-        choices=MODES,
-        default=os.environ.get("DRAFTLOOP_COMPILE", "off"),
-        help="torch.compile the denoiser and VAE decoder (default: $DRAFTLOOP_COMPILE or off)",
-    )
-    p.add_argument("--worker-id", default=None)
-    p.add_argument("--log-level", default=os.environ.get("DRAFTLOOP_LOG", "INFO"))
-    return p
+    for what, value, allowed in choices:
+        if value not in allowed:
+            return f"{what} {value!r} is not one of {', '.join(allowed)}"
+    return None
+
+
+def resolved(settings: WorkerSettings, *, device: Callable[[], str]) -> WorkerSettings:
+    """Settings with the tiny choice, the model and the device decided."""
+    tiny = settings.tiny if settings.tiny is not None else not settings.model
+    model = settings.model or "tiny-sd"
+    return replace(settings, tiny=tiny, model=model, device=settings.device or device())
 
 
 def _default_device() -> str:
@@ -62,49 +77,60 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def build_runner(args: argparse.Namespace) -> StageRunner:
+def build_runner(settings: WorkerSettings) -> StageRunner:
     """The real stages over diffusers, on the tiny offline models or the named one."""
+    from engine.catalog import default_post_spec
+    from engine.devices import torch_dtype
     from engine.pipeline_runner import DiffusersRunner
     from engine.registry import ModelRegistry
 
-    models_dir = args.data / "models"
-    if args.tiny:
+    options = {
+        "device": settings.device,
+        "dtype": torch_dtype(settings.dtype),
+        "cpu_offload": settings.cpu_offload == "model",
+        "compile_mode": settings.compile_mode,
+    }
+    if settings.tiny:
         from engine.tiny import build_tiny_models
+        from engine.tiny_catalog import tiny_registry
 
-        registry = ModelRegistry.with_tiny(
-            build_tiny_models(models_dir), device=args.device, compile_mode=args.compile
-        )
+        registry = tiny_registry(build_tiny_models(settings.data_dir / "models"), **options)
     else:
-        allow = os.environ.get("DRAFTLOOP_ALLOW_DOWNLOAD", "") == "1"
-        registry = ModelRegistry(device=args.device, allow_download=allow, compile_mode=args.compile)
-    registry.spec(args.model)  # an unknown default model stops the worker here, with the reason
+        post = default_post_spec(settings.weights_dir)
+        registry = ModelRegistry(post=post, allow_download=settings.allow_download, **options)
+    assert settings.model is not None
+    registry.spec(settings.model)  # an unknown default model stops the worker here, with the reason
     return DiffusersRunner(registry)
 
 
-async def serve(args: argparse.Namespace, runner: StageRunner) -> None:
-    client = aioredis.Redis.from_url(args.redis)
-    store = ArtifactStore(args.data / "artifacts")
+async def serve(settings: WorkerSettings, runner: StageRunner) -> None:
+    """Run a worker until SIGTERM / SIGINT, with settings checked and resolved (see run_worker)."""
+    assert settings.redis_url and settings.device and settings.model, "unresolved worker settings"
+    client = aioredis.Redis.from_url(settings.redis_url)
+    store = ArtifactStore(settings.data_dir / "artifacts")
     config = WorkerConfig(
-        max_batch=args.max_batch,
-        gather_ms=args.gather_ms,
-        visibility_timeout_s=args.visibility_timeout,
-        max_attempts=args.max_attempts,
-        device=args.device,
-        model=args.model,
+        max_batch=settings.max_batch,
+        gather_ms=settings.gather_ms,
+        visibility_timeout_s=settings.visibility_timeout_s,
+        max_attempts=settings.max_attempts,
+        device=settings.device,
+        model=settings.model,
         models=tuple(getattr(runner, "models", ())),
     )
-    worker = Worker(client, runner, store, config, worker_id=args.worker_id)
+    worker = Worker(client, runner, store, config, worker_id=settings.worker_id)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info(
-        "worker %s serving %s on %s (max batch %d, compile %s)",
+        "worker %s serving %s on %s (max batch %d, dtype %s, cpu offload %s, compile %s)",
         worker.worker_id,
-        args.model,
-        args.device,
-        args.max_batch,
-        getattr(args, "compile", "off"),
+        settings.model,
+        settings.device,
+        settings.max_batch,
+        settings.dtype,
+        settings.cpu_offload,
+        settings.compile_mode,
     )
     try:
         await worker.run(stop)
@@ -115,28 +141,19 @@ async def serve(args: argparse.Namespace, runner: StageRunner) -> None:
     log.info("worker %s stopped", worker.worker_id)
 
 
-def worker_main(argv: list[str] | None = None, runner_factory: RunnerFactory | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    if not args.redis:
-        log.error("no Redis: set REDIS_URL or pass --redis URL")
+def run_worker(settings: WorkerSettings, runner_factory: RunnerFactory | None = None) -> int:
+    """Serve jobs until SIGTERM / SIGINT: 0 then, 2 when the settings or the default model are wrong.
+    A ``runner_factory`` (tests) replaces the diffusers stages and makes the default device the CPU."""
+    problem = check_settings(settings)
+    if problem is not None:
+        log.error("%s", problem)
         return 2
-    if args.compile not in MODES:  # argparse checks choices given on the command line, not defaults
-        log.error("DRAFTLOOP_COMPILE=%s: not one of %s", args.compile, ", ".join(MODES))
-        return 2
-    if args.tiny is None:
-        args.tiny = not args.model
-    if args.model is None or args.tiny:
-        args.model = args.model or "tiny-sd"
-    if args.device is None:
-        args.device = "cpu" if runner_factory is not None else _default_device()
-    args.data.mkdir(parents=True, exist_ok=True)
+    settings = resolved(settings, device=(lambda: "cpu") if runner_factory is not None else _default_device)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        runner = (runner_factory or build_runner)(args)
+        runner = (runner_factory or build_runner)(settings)
     except BadInput as exc:
         log.error("%s", exc)
         return 2
-    asyncio.run(serve(args, runner))
+    asyncio.run(serve(settings, runner))
     return 0

@@ -38,6 +38,22 @@ def test_environment_wins_over_the_toml_file(tmp_path: Path) -> None:
         ({"DRAFTLOOP_COMPILE": "fast"}, "DRAFTLOOP_COMPILE must be off, default, reduce-overhead"),
         ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not"),
         ({"DISCORD_TOKEN": "t", "DISCORD_GUILD_IDS": "12,abc"}, "DISCORD_GUILD_IDS must be comma-separated"),
+        ({"DRAFTLOOP_WEB_HOST": ""}, "DRAFTLOOP_WEB_HOST must not be empty"),
+        ({"DRAFTLOOP_WEB_HOST": "", "DRAFTLOOP_WEB_TOKEN": "t"}, "DRAFTLOOP_WEB_HOST must not be empty"),
+        ({"DRAFTLOOP_DTYPE": "fp8"}, "DRAFTLOOP_DTYPE must be auto, fp16, bf16 or fp32, got 'fp8'"),
+        ({"DRAFTLOOP_CPU_OFFLOAD": "yes"}, "DRAFTLOOP_CPU_OFFLOAD must be off or model, got 'yes'"),
+        (
+            {"DRAFTLOOP_VISIBILITY_TIMEOUT": "0"},
+            "DRAFTLOOP_VISIBILITY_TIMEOUT must be a number of seconds above 0",
+        ),
+        (
+            {"DRAFTLOOP_VISIBILITY_TIMEOUT": "soon"},
+            "DRAFTLOOP_VISIBILITY_TIMEOUT must be a number, got 'soon'",
+        ),
+        ({"DRAFTLOOP_ALLOW_DOWNLOAD": "maybe"}, "DRAFTLOOP_ALLOW_DOWNLOAD must be one of 1, 0, true"),
+        ({"DRAFTLOOP_MAX_BATCH": "0"}, "DRAFTLOOP_MAX_BATCH must be 1 or more"),
+        ({"DRAFTLOOP_WEB_PORT": "70000"}, "DRAFTLOOP_WEB_PORT must be a port number"),
+        ({"DRAFTLOOP_LOG_LEVEL": "chatty"}, "DRAFTLOOP_LOG_LEVEL must be DEBUG, INFO"),
     ],
 )
 def test_bad_settings_get_a_specific_answer(env: dict[str, str], needle: str) -> None:
@@ -113,3 +129,71 @@ def test_a_restarted_worker_gets_the_environment_of_the_first(
     assert b"REDIS_URL=redis://127.0.0.1:1" in environ
     assert not any(b"chat-secret" in var for var in environ)
     assert b"worker" in cmdline and b"redis://" not in cmdline
+
+
+def test_engine_settings_are_read_like_the_others(tmp_path: Path) -> None:
+    toml = tmp_path / "draftloop.toml"
+    toml.write_text('dtype = "bf16"\ncpu_offload = "model"\nvisibility_timeout = 15\nallow_download = true\n')
+    config = load_config({"DRAFTLOOP_CONFIG": str(toml), "DRAFTLOOP_DTYPE": "fp32"})
+    assert (config.dtype, config.cpu_offload, config.visibility_timeout) == ("fp32", "model", 15.0)
+    assert config.allow_download is True
+    defaults = load_config({})
+    assert (defaults.dtype, defaults.cpu_offload, defaults.visibility_timeout) == ("auto", "off", 60.0)
+    assert defaults.allow_download is False and defaults.weights_dir is None
+
+
+def test_old_names_are_read_with_one_warning_each(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="draftloop.config"):
+        config = load_config({"DRAFTLOOP_DATA": "/srv/dl", "DRAFTLOOP_LOG": "DEBUG"})
+    assert config.data_dir == Path("/srv/dl") and config.log_level == "DEBUG"
+    assert [r.getMessage() for r in caplog.records] == [
+        "DRAFTLOOP_DATA is deprecated: use DRAFTLOOP_DATA_DIR",
+        "DRAFTLOOP_LOG is deprecated: use DRAFTLOOP_LOG_LEVEL",
+    ]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="draftloop.config"):
+        config = load_config({"DRAFTLOOP_DATA": "/old", "DRAFTLOOP_DATA_DIR": "/new"})
+    assert config.data_dir == Path("/new")
+    assert [r.getMessage() for r in caplog.records] == [
+        "DRAFTLOOP_DATA is deprecated and ignored: DRAFTLOOP_DATA_DIR is set"
+    ]
+
+
+def test_worker_settings_come_from_the_one_config_with_flags_on_top(tmp_path: Path) -> None:
+    from bot.worker_cli import build_parser, worker_settings
+
+    toml = tmp_path / "draftloop.toml"
+    toml.write_text('max_batch = 4\ndtype = "fp16"\nvisibility_timeout = 20\n')
+    env = {
+        "DRAFTLOOP_CONFIG": str(toml),
+        "DRAFTLOOP_DATA": str(tmp_path / "old"),
+        "DRAFTLOOP_CPU_OFFLOAD": "model",
+        "REDIS_URL": "redis://db:6379/0",
+        # a worker's environment lacks the playground token: the bot's checks are not the worker's
+        "DRAFTLOOP_WEB_HOST": "0.0.0.0",
+    }
+    config = load_config(env, role="worker")
+    settings = worker_settings(config, build_parser().parse_args(["--dtype", "bf16", "--worker-id", "gpu1"]))
+    assert settings.redis_url == "redis://db:6379/0" and settings.data_dir == tmp_path / "old"
+    assert (settings.max_batch, settings.dtype, settings.cpu_offload) == (4, "bf16", "model")
+    assert settings.visibility_timeout_s == 20.0 and settings.worker_id == "gpu1"
+    assert settings.tiny is None and settings.model is None
+    flags = ["--redis", "redis://other", "--data", "/d", "--max-batch", "2", "--visibility-timeout", "5"]
+    flagged = worker_settings(config, build_parser().parse_args([*flags, "--tiny", "--cpu-offload", "off"]))
+    assert (flagged.redis_url, flagged.data_dir, flagged.max_batch) == ("redis://other", Path("/d"), 2)
+    assert flagged.visibility_timeout_s == 5.0 and flagged.tiny and flagged.cpu_offload == "off"
+    with pytest.raises(ConfigError, match=re.escape("DRAFTLOOP_WEB_HOST=0.0.0.0 binds beyond loopback")):
+        load_config(env)
+    with pytest.raises(ConfigError, match="DRAFTLOOP_VISIBILITY_TIMEOUT must be a number of seconds"):
+        worker_settings(config, build_parser().parse_args(["--visibility-timeout", "-1"]))
+
+
+def test_worker_refuses_bad_settings_before_starting(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "worker", "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "DRAFTLOOP_DTYPE": "fp8", "REDIS_URL": "redis://127.0.0.1:1"},
+    )
+    assert out.returncode == 2
+    assert "draftloop worker: DRAFTLOOP_DTYPE must be auto, fp16, bf16 or fp32, got 'fp8'" in out.stderr

@@ -11,8 +11,9 @@ import redis.asyncio as aioredis
 
 from bot.core.messages import NUMBER_EMOJI, Message
 from bot.core.model import Stage, ThreadRef, User
-from bot.jobs import ResultConsumer
+from bot.ports import PostLog
 from bot.service import CampaignService
+from bot.usecases.jobs import ResultConsumer
 from engine import api
 from engine.api import JobKind
 from engine.artifacts import ArtifactStore
@@ -36,22 +37,22 @@ class Stop(BaseException):
 class StopsOnFirstPost(RecordingPresenter):
     stopped: bool = False
 
-    async def post(self, thread: ThreadRef, message: Message) -> str:
+    async def post(self, thread: ThreadRef, message: Message, log: PostLog) -> str:
         if not self.stopped:
             self.stopped = True
             raise Stop
-        return await super().post(thread, message)
+        return await super().post(thread, message, log)
 
 
 @dataclass
 class DownForFirstPost(RecordingPresenter):
     failed: bool = False
 
-    async def post(self, thread: ThreadRef, message: Message) -> str:
+    async def post(self, thread: ThreadRef, message: Message, log: PostLog) -> str:
         if not self.failed:
             self.failed = True
             raise ConnectionError("platform API down")
-        return await super().post(thread, message)
+        return await super().post(thread, message, log)
 
 
 @pytest.fixture

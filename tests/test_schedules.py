@@ -117,7 +117,7 @@ async def test_a_due_schedule_opens_one_thread_on_the_scheduled_lane_with_two_re
         r.schedules.store.due = due_then_wait  # type: ignore[method-assign]
     fired = await asyncio.gather(*(r.fire_due_schedules(w.clock.now) for r in replicas))
     assert sorted(fired) == [0, 0, 1]
-    assert w.presenter.threads == [("chan", "a fox at dawn", None)]
+    assert w.presenter.threads == [("chan", "a fox at dawn")]
     (job,) = await queued_jobs(w.redis, "scheduled")
     assert job.lane == "scheduled" and job.kind == JobKind.DRAFT and len(job.seeds) == 4
     assert await queued_jobs(w.redis, "interactive") == []
@@ -155,7 +155,7 @@ async def test_a_scheduled_campaign_votes_closes_at_its_deadline_and_refines_the
 
 async def test_a_run_whose_thread_could_not_be_opened_is_tried_again(w: World, redis: aioredis.Redis) -> None:
     class Down(RecordingPresenter):
-        async def open_thread(self, channel_id: str, title: str, source_message_id: str | None):  # type: ignore[no-untyped-def]
+        async def open_thread(self, channel_id: str, title: str):  # type: ignore[no-untyped-def]
             raise ConnectionError("platform API down")
 
     await add(w)

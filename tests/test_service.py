@@ -15,11 +15,12 @@ from PIL import Image
 from bot.core.grammar import help_text
 from bot.core.messages import NUMBER_EMOJI, Message, MessageKind
 from bot.core.model import Stage, ThreadRef, User
-from bot.jobs import ResultConsumer
-from bot.loops import run_service_loops
+from bot.ports import PostLog
 from bot.redis_server import EmbeddedRedis
 from bot.service import CampaignService
 from bot.state import keys
+from bot.usecases.jobs import ResultConsumer
+from bot.usecases.loops import run_service_loops
 from engine import api
 from engine.api import ImageOut, Job, JobKind, Progress, Result
 from engine.artifacts import ArtifactStore
@@ -41,22 +42,26 @@ class RecordingPresenter:
     """The chat platform's side, as seen by the service: threads opened, messages posted, status edits."""
 
     platform: str = PLATFORM
-    threads: list[tuple[str, str, str | None]] = field(default_factory=list)
+    threads: list[tuple[str, str]] = field(default_factory=list)
     posts: list[tuple[ThreadRef, Message, str]] = field(default_factory=list)
     statuses: list[tuple[ThreadRef, str]] = field(default_factory=list)
 
-    async def open_thread(self, channel_id: str, title: str, source_message_id: str | None) -> ThreadRef:
-        self.threads.append((channel_id, title, source_message_id))
+    async def open_thread(self, channel_id: str, title: str) -> ThreadRef:
+        self.threads.append((channel_id, title))
         return ThreadRef(
             platform=self.platform, channel_id=channel_id, thread_id=f"thread-{len(self.threads)}"
         )
 
-    async def post(self, thread: ThreadRef, message: Message) -> str:
+    async def post(self, thread: ThreadRef, message: Message, log: PostLog) -> str:
         message_id = f"msg-{len(self.posts) + 1}"
         self.posts.append((thread, message, message_id))
         return message_id
 
-    async def update_status(self, thread: ThreadRef, campaign_id: str, text: str) -> None:
+    async def post_status(self, thread: ThreadRef, text: str) -> str:
+        self.statuses.append((thread, text))
+        return f"status-{len(self.statuses)}"
+
+    async def edit_status(self, thread: ThreadRef, message_id: str, text: str) -> None:
         self.statuses.append((thread, text))
 
     def grids(self) -> list[tuple[Message, str]]:
@@ -153,7 +158,7 @@ async def test_a_draft_in_a_channel_opens_a_thread_and_enqueues_one_job(world: W
         PLATFORM, "chan", None, OWNER, "/draft a red fox --n 4", event_id="e1"
     )
     assert replies == []
-    assert w.presenter.threads == [("chan", "a red fox", "e1")]
+    assert w.presenter.threads == [("chan", "a red fox")]
     (job,) = await queued_jobs(w.redis)
     assert job.prompt == "a red fox" and len(job.seeds) == 4
     thread = ThreadRef(platform=PLATFORM, channel_id="chan", thread_id="thread-1")
@@ -186,7 +191,7 @@ async def test_an_event_whose_handling_failed_is_handled_on_the_platforms_retry(
     w = world
 
     class Down(RecordingPresenter):
-        async def open_thread(self, channel_id: str, title: str, source_message_id: str | None) -> ThreadRef:
+        async def open_thread(self, channel_id: str, title: str) -> ThreadRef:
             raise ConnectionError("platform API down")
 
     flaky = CampaignService(w.redis, w.artifacts, {PLATFORM: Down()}, clock=w.clock)
@@ -334,6 +339,27 @@ async def test_reactions_vote_unvote_and_bots_do_not_count(world: World) -> None
     assert await w.service.vote_counts(campaign_id, 1) == {1: 0, 2: 1, 3: 0, 4: 0}
 
 
+async def test_a_reaction_delivered_twice_counts_once_and_a_vote_given_again_counts_again(
+    world: World,
+) -> None:
+    w = world
+    campaign_id, message_id = await voting_campaign(w)
+    ana = User(id="ana")
+    for _ in range(2):  # a platform retry, or a second replica receiving the same event
+        await w.service.handle_reaction(PLATFORM, message_id, NUMBER_EMOJI[0], ana, True, event_id="e1")
+    assert await w.service.vote_counts(campaign_id, 1) == {1: 1, 2: 0, 3: 0, 4: 0}
+    await w.service.handle_reaction(PLATFORM, message_id, NUMBER_EMOJI[0], ana, False, event_id="e2")
+    assert await w.service.vote_counts(campaign_id, 1) == {1: 0, 2: 0, 3: 0, 4: 0}
+    await w.service.handle_reaction(PLATFORM, message_id, NUMBER_EMOJI[0], ana, True, event_id="e3")
+    assert await w.service.vote_counts(campaign_id, 1) == {1: 1, 2: 0, 3: 0, 4: 0}
+    await w.service.handle_text(PLATFORM, "chan", "thread-1", OWNER, "/select 1")
+    late = [
+        await w.service.handle_reaction(PLATFORM, message_id, NUMBER_EMOJI[1], ana, True, event_id="e4")
+        for _ in range(2)
+    ]
+    assert late[0] is not None and "closed" in late[0] and late[1] is None  # one refusal, not two
+
+
 async def test_quorum_closes_the_round_and_refines_the_winner(world: World) -> None:
     w = world
     campaign_id, message_id = await voting_campaign(w, "/draft fox --n 4 --quorum 2 --vote 10m")
@@ -363,11 +389,13 @@ _VOTER = textwrap.dedent(
 
     class Silent:
         platform = "web"
-        async def open_thread(self, channel_id, title, source_message_id):
+        async def open_thread(self, channel_id, title):
             raise AssertionError("no thread expected")
-        async def post(self, thread, message):
+        async def post(self, thread, message, log):
             return "unused"
-        async def update_status(self, thread, campaign_id, text):
+        async def post_status(self, thread, text):
+            return "unused"
+        async def edit_status(self, thread, message_id, text):
             pass
 
     async def main(url, message_id, first, last, artifacts):
@@ -510,7 +538,8 @@ async def test_a_button_works_after_a_restart(world: World, second_client: aiore
     w = world
     await voting_campaign(w)
     grid, _ = w.presenter.grids()[0]
-    vary = next(b.action_id for b in grid.buttons if b.action_id.startswith("dl:vary:"))
+    buttons = grid.buttons + [b for image in grid.images for b in image.buttons]
+    vary = next(b.action_id for b in buttons if b.action_id.startswith("dl:vary:"))
     fresh = CampaignService(second_client, w.artifacts, {PLATFORM: w.presenter}, clock=w.clock)
     assert await fresh.handle_action(PLATFORM, vary, OWNER, event_id="click-1") == []
     assert await fresh.handle_action(PLATFORM, vary, OWNER, event_id="click-1") == []
@@ -553,8 +582,13 @@ async def test_engine_stats_report_queues_workers_and_counters(world: World) -> 
         "scheduled": {"length": 0, "waiting": 0, "pending": 0},
     }
     assert stats["workers"] == {"gpu0": beat.model_dump()}  # a worker silent for an hour is gone
-    assert not await w.redis.hexists(api.WORKERS_KEY, "gpu1")
     assert stats["counters"] == {"jobs": 3.0, "device_ms": 1500.0}
+    # reading wrote nothing: no stream or group made, the silent worker's heartbeat is still there
+    assert not await w.redis.exists(api.jobs_stream("scheduled"))
+    assert await w.redis.hexists(api.WORKERS_KEY, "gpu1")
+    assert await w.service.forget_silent_workers(w.service.clock()) == 1
+    assert not await w.redis.hexists(api.WORKERS_KEY, "gpu1")
+    assert await w.redis.hexists(api.WORKERS_KEY, "gpu0")
     await w.redis.xgroup_create(api.jobs_stream("interactive"), api.ENGINE_GROUP, id="0", mkstream=True)
     await w.redis.xreadgroup(api.ENGINE_GROUP, "gpu0", {api.jobs_stream("interactive"): ">"}, count=1)
     lanes = (await w.service.engine_stats())["lanes"]
@@ -565,6 +599,8 @@ async def test_the_loops_deliver_results_progress_and_deadlines(world: World) ->
     w = world
     await w.service.handle_text(PLATFORM, "chan", None, OWNER, "/draft fox --n 4 --vote 10m")
     (job,) = await queued_jobs(w.redis)
+    silent = api.WorkerBeat(worker="gpu9", device="cpu", model="tiny-sd", at=w.clock.now - 3600)
+    await w.redis.hset(api.WORKERS_KEY, "gpu9", silent.model_dump_json())
     stop = asyncio.Event()
     consumer = ResultConsumer(w.redis, "bot-loop", block_ms=100)
     loops = asyncio.create_task(run_service_loops(w.service, consumer, stop))
@@ -590,6 +626,11 @@ async def test_the_loops_deliver_results_progress_and_deadlines(world: World) ->
         return c is not None and c.rounds[0].closed_by == "deadline"
 
     await until(closed)
+
+    async def silent_worker_forgotten() -> bool:
+        return not await w.redis.hexists(api.WORKERS_KEY, "gpu9")
+
+    await until(silent_worker_forgotten)
     stop.set()
     await loops
 
@@ -618,23 +659,29 @@ async def test_help_status_and_cost_answer_in_a_channel_and_campaign_commands_sa
     w.clock.now += 10
     assert await w.service.handle_text(PLATFORM, "chan", None, OWNER, "/draft an owl at night --n 2") == []
     await w.service.handle_text(PLATFORM, "other", None, OWNER, "/draft a cat --n 3")
+    owl, fox = [c.id[:6] for c in await w.service.campaigns_in_channel(PLATFORM, "chan")]
     status = (await say("/status")).splitlines()
     assert status[0] == "2 campaigns in this channel, newest first:"
-    assert status[1] == "• “an owl at night”: Drafting · round 1 · running: drafting round 1"
-    assert status[2] == "• “a red fox”: Voting · round 1"
+    assert status[1] == f"• {owl} “an owl at night”: Drafting · round 1 · running: drafting round 1"
+    assert status[2] == f"• {fox} “a red fox”: Voting · round 1"
+    assert status[3] == "`/status --campaign <id>` shows one campaign's details."
     assert await say("/cost") == "This channel's 1 campaign spent 0.4s of device time on 4 images.\n" + (
-        "• “a red fox”: 0.4s on 4 images\nDrafting first saved 4.4s against full quality from the start."
+        f"• {fox} “a red fox”: 0.4s on 4 images\nDrafting first saved 4.4s against full quality from the start."
     )
     await deliver(w)
     total = "This channel's 2 campaigns spent 0.8s of device time on 6 images."
     assert (await say("/cost")).startswith(total)
 
+    # two live campaigns: a campaign command says which it could mean, and how to name one
     for text, name in (("/vary 2", "vary"), ("/settings quorum 3", "settings"), ("/cancel", "cancel")):
-        assert await say(text) == (
-            f"/{name} works inside a campaign thread: type it there. "
-            "Start one with `/draft <prompt>` in the channel: it opens a campaign thread."
+        lines = (await say(text)).splitlines()
+        assert lines[0] == (
+            f"/{name} could mean any of this channel's 2 live campaigns. Name one with --campaign <id>:"
         )
+        assert lines[1:3] == [f"• {owl} “an owl at night”: Voting", f"• {fox} “a red fox”: Voting"]
+        assert lines[3].startswith(f"Example: `/{name}") and lines[3].endswith(f"campaign {owl}`")
     assert len(w.presenter.threads) == 3
+    assert await say("/status", thread="t-x") == await say("/status")  # a thread that holds no campaign
 
 
 # --- progress and quorum after the fact -------------------------------------------------------
@@ -695,3 +742,171 @@ async def test_with_no_live_worker_a_model_name_waits_in_the_queue(world: World)
     await w.redis.hset(api.WORKERS_KEY, "gpu0", gone.model_dump_json())
     assert await w.service.handle_text(PLATFORM, "chan", None, OWNER, "/draft a fox --model sd15") == []
     assert [job.model for job in await queued_jobs(w.redis)] == ["sd15"]
+
+
+# --- commands in a channel, phrased for each platform -----------------------------------------
+
+
+def slack_world(w: World) -> tuple[CampaignService, RecordingPresenter]:
+    """The same Redis behind a service whose presenter is a Slack workspace."""
+    slack = RecordingPresenter(platform="slack")
+    service = CampaignService(w.redis, w.artifacts, {"slack": slack}, clock=w.clock, retention_seconds=5000)
+    return service, slack
+
+
+async def slack_campaign(w: World, service: CampaignService, prompt: str) -> str:
+    """A Slack campaign in "chan" whose first round of 2 drafts is voting; returns its id."""
+    assert await service.handle_text("slack", "chan", None, OWNER, f"/draft {prompt} --n 2") == []
+    consumer = ResultConsumer(w.redis, "bot-slack")
+    await consumer.ensure_group()
+    for job in await queued_jobs(w.redis):
+        if not await w.redis.sismember("test:done", job.job_id):
+            await w.redis.sadd("test:done", job.job_id)
+            await w.redis.xadd(api.RESULTS_STREAM, api.encode(finish(job, w.artifacts)))  # type: ignore[arg-type]
+    while await consumer.poll(service.apply_result):
+        pass
+    (campaign,) = [
+        c for c in await service.campaigns_in_channel("slack", "chan") if c.settings.prompt == prompt
+    ]
+    assert campaign.stage is Stage.VOTING
+    return campaign.id
+
+
+async def test_a_slack_channel_command_acts_on_the_one_live_campaign_and_says_which(world: World) -> None:
+    w = world
+    service, slack = slack_world(w)
+    (none,) = await service.handle_text("slack", "chan", None, OWNER, "/vary 999")
+    assert none == (
+        "/dl vary works on a campaign, and this channel has no live one. "
+        "Start one with `/draft <prompt>` in the channel: it opens a campaign thread."
+    )
+    fox = await slack_campaign(w, service, "a red fox")
+    jobs_before = len(await queued_jobs(w.redis))
+    posts_before = len(slack.posts)
+    # a refusal is phrased for the channel, naming the campaign, and goes only to the person who typed it
+    (refused,) = await service.handle_text("slack", "chan", None, OWNER, "/inpaint 2 a scarf --faces")
+    assert refused.startswith(f"On {fox[:6]} “a red fox”: /dl inpaint --campaign {fox[:6]} works on")
+    assert "/inpaint" not in refused and "@draftloop" not in refused
+    assert all(refused not in m.text and "On " not in m.text for _, m, _ in slack.posts[posts_before:])
+    # typed in the campaign's thread, the same refusal names the mention that works there
+    (in_thread,) = await service.handle_text("slack", "chan", "thread-1", OWNER, "/inpaint 2 a scarf --faces")
+    assert "@draftloop inpaint works on refined images: @draftloop refine <n> first." in in_thread
+    (reply,) = await service.handle_text("slack", "chan", None, OWNER, "/vary 2 strong")
+    assert reply == f"On {fox[:6]} “a red fox”: done; its thread shows the rest."
+    variation = (await queued_jobs(w.redis))[jobs_before:]
+    assert [(j.kind, j.campaign_id) for j in variation] == [(JobKind.VARIATION, fox)]
+
+
+async def test_with_several_live_campaigns_a_channel_command_lists_them_or_takes_campaign(
+    world: World,
+) -> None:
+    w = world
+    service, _ = slack_world(w)
+    fox = await slack_campaign(w, service, "a red fox")
+    w.clock.now += 5
+    owl = await slack_campaign(w, service, "an owl at night")
+    before = await queued_jobs(w.redis)
+    (which,) = await service.handle_text("slack", "chan", None, OWNER, "/upscale 2")
+    assert which.splitlines() == [
+        "/dl upscale could mean any of this channel's 2 live campaigns. Name one with --campaign <id>:",
+        f"• {owl[:6]} “an owl at night”: Voting",
+        f"• {fox[:6]} “a red fox”: Voting",
+        f"Example: `/dl upscale 2 --campaign {owl[:6]}`",
+    ]
+    assert await queued_jobs(w.redis) == before
+    # by short id, and by words of the title
+    (by_id,) = await service.handle_text("slack", "chan", None, OWNER, f"/upscale 2 --campaign {fox[:6]}")
+    assert by_id.startswith(f"On {fox[:6]} “a red fox”:")
+    (by_title,) = await service.handle_text("slack", "chan", None, OWNER, "/status --campaign owl night")
+    assert by_title.startswith(f"On {owl[:6]} “an owl at night”:") and "Round 1" in by_title
+    assert [(j.kind, j.campaign_id) for j in (await queued_jobs(w.redis))[len(before) :]] == [
+        (JobKind.UPSCALE, fox)
+    ]
+    (nothing,) = await service.handle_text("slack", "chan", None, OWNER, "/cancel --campaign zebra")
+    assert nothing.startswith("No campaign in this channel matches 'zebra': /dl status lists them")
+    (both,) = await service.handle_text("slack", "chan", None, OWNER, "/cancel --campaign a")
+    assert both.startswith("2 campaigns in this channel match 'a'. Name one with --campaign <id>:")
+    for campaign_id in (fox, owl):
+        campaign = await service.campaign(campaign_id)
+        assert campaign is not None and campaign.stage is Stage.VOTING
+
+
+async def test_the_channel_answers_name_what_exists_on_each_platform(world: World) -> None:
+    w = world
+    await voting_campaign(w, "/draft a red fox --n 4")
+    service, _ = slack_world(w)
+    await slack_campaign(w, service, "a red fox")
+    w.clock.now += 5
+    await slack_campaign(w, service, "an owl at night")
+    (web_status,) = await w.service.handle_text(PLATFORM, "chan", None, OWNER, "/status")
+    assert web_status.endswith("`/status --campaign <id>` shows one campaign's details.")
+    (slack_status,) = await service.handle_text("slack", "chan", None, OWNER, "/status")
+    assert slack_status.endswith("`/dl status --campaign <id>` shows one campaign's details.")
+    (slack_help,) = await service.handle_text("slack", "chan", None, OWNER, "/help")
+    assert "Example: /dl vary 3 strong" in slack_help and "Example: /draft a red fox" in slack_help
+    (thread_help,) = await service.handle_text("slack", "chan", "thread-1", OWNER, "/help")
+    assert "Example: @draftloop vary 3 strong" in thread_help and "/vary" not in thread_help
+    (slack_error,) = await service.handle_text("slack", "chan", "thread-1", OWNER, "/vary 2 wild")
+    assert slack_error.endswith("Example: `@draftloop vary 3 strong`")
+    (web_error,) = await w.service.handle_text(PLATFORM, "chan", "thread-1", OWNER, "/vary 2 wild")
+    assert web_error.endswith("Example: `/vary 3 strong`")
+
+
+# --- buttons: checked like the typed command before anything is queued -----------------------
+
+
+@pytest.mark.parametrize(
+    ("action", "arg", "said"),
+    [
+        ("outpaint", "nan", "--zoom must be a number 1.1-4, got 'nan'"),
+        ("outpaint", "1e200", "--zoom must be a number 1.1-4, got '1e200'"),
+        ("outpaint", "inf", "--zoom must be a number 1.1-4"),
+        ("outpaint", "1.0", "--zoom must be a number 1.1-4"),
+        ("outpaint", "sideways", "--pan must be one of left, right, up, down"),
+        ("upscale", "3", "<scale> must be 2 or 4"),
+        ("vary", "wild", "<strength> must be one of subtle, strong"),
+        ("refine", "9", "The refine button takes no value"),
+        ("faces", "x", "The faces button takes no value"),
+        ("inpaint-faces", "1", "The inpaint-faces button takes no value"),
+    ],
+)
+async def test_a_button_with_a_value_the_command_would_refuse_queues_nothing(
+    world: World, action: str, arg: str, said: str
+) -> None:
+    w = world
+    campaign_id, _ = await voting_campaign(w)
+    await w.service.handle_text(PLATFORM, "chan", "thread-1", OWNER, "/select 2")
+    await deliver(w)
+    before, posts = await queued_jobs(w.redis), len(w.presenter.posts)
+    (answer,) = await w.service.handle_action(PLATFORM, f"dl:{action}:{campaign_id}:5:{arg}", OWNER)
+    assert answer.startswith("That button can't be used: ") and said in answer
+    assert await queued_jobs(w.redis) == before and len(w.presenter.posts) == posts
+
+
+@pytest.mark.parametrize("number", ["999", "0", "-5", "12345"])
+async def test_a_button_for_a_number_that_is_not_a_candidate_queues_nothing(
+    world: World, number: str
+) -> None:
+    w = world
+    campaign_id, _ = await voting_campaign(w)
+    before, posts = await queued_jobs(w.redis), len(w.presenter.posts)
+    (answer,) = await w.service.handle_action(PLATFORM, f"dl:upscale:{campaign_id}:{number}:2", OWNER)
+    assert answer.startswith("That button can't be used: ")
+    assert await queued_jobs(w.redis) == before and len(w.presenter.posts) == posts
+
+
+async def test_a_button_takes_exactly_the_values_its_typed_command_takes(world: World) -> None:
+    w = world
+    campaign_id, _ = await voting_campaign(w)
+    await w.service.handle_text(PLATFORM, "chan", "thread-1", OWNER, "/select 2")
+    await deliver(w)
+    for action, arg, kind in (
+        ("outpaint", "2", "outpaint"),
+        ("upscale", "x2", "upscale"),
+        ("vary", "strong", "variation"),
+    ):
+        await deliver(w)
+        before = len(await queued_jobs(w.redis))
+        assert await w.service.handle_action(PLATFORM, f"dl:{action}:{campaign_id}:5:{arg}", OWNER) == []
+        (job,) = (await queued_jobs(w.redis))[before:]
+        assert job.kind == kind

@@ -4,26 +4,27 @@ Wiring, inside the caller's event loop::
 
     presenter = DiscordPresenter()                       # goes into the service's presenters as "discord"
     service = CampaignService(redis, artifacts, {"discord": presenter, ...})
-    adapter = discord_from_env(os.environ, service, presenter)   # None when DISCORD_TOKEN is not set
-    if adapter is not None:
+    settings = discord_settings(config)                  # None when DISCORD_TOKEN is not set
+    if settings is not None:
+        adapter = discord_adapter(settings, service, presenter)
         await adapter.start()                            # returns once the gateway is ready
         ...
         await adapter.stop()
 
-Settings: ``DISCORD_TOKEN`` (the bot token), ``DISCORD_API_URL`` (another API base, e.g. a proxy; the
-gateway URL and the accepted attachment host follow it), ``DISCORD_APPROVER_ROLE`` (role name or id,
-default ``approver``), ``DISCORD_GUILD_IDS`` (comma-separated: register the commands per guild, which
-is immediate, instead of globally).
+Settings (``bot.config.Config``): ``DISCORD_TOKEN`` (the bot token), ``DISCORD_API_URL`` (another API
+base, e.g. a proxy; the gateway URL and the accepted attachment host follow it), ``DISCORD_APPROVER_ROLE``
+(role name or id, default ``approver``), ``DISCORD_GUILD_IDS`` (comma-separated: register the commands
+per guild, which is immediate, instead of globally).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from adapters.discord.buttons import ActionButton
 from adapters.discord.client import DiscordAdapter, set_api_base
-from adapters.discord.presenter import PLATFORM, ActionButton, DiscordPresenter
+from adapters.discord.presenter import PLATFORM, DiscordPresenter
+from bot.config import Config
 from bot.service import CampaignService
 
 
@@ -40,23 +41,20 @@ class DiscordSettings:
             f"approver_role={self.approver_role!r}, guild_ids={self.guild_ids!r})"
         )
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> DiscordSettings | None:
-        env = os.environ if environ is None else environ
-        token = env.get("DISCORD_TOKEN", "").strip()
-        if not token:
-            return None
-        raw_ids = env.get("DISCORD_GUILD_IDS", "")
-        try:
-            guild_ids = tuple(int(part) for part in raw_ids.replace(" ", ",").split(",") if part)
-        except ValueError:
-            raise ValueError(f"DISCORD_GUILD_IDS must be comma-separated numbers, not {raw_ids!r}") from None
-        return cls(
-            token=token,
-            api_url=env.get("DISCORD_API_URL", "").strip() or None,
-            approver_role=env.get("DISCORD_APPROVER_ROLE", "").strip() or "approver",
-            guild_ids=guild_ids,
-        )
+
+def discord_settings(config: Config) -> DiscordSettings | None:
+    """The adapter's settings from the configuration, or None when ``DISCORD_TOKEN`` is not set
+    (``load_config`` has already refused guild ids that are not numbers)."""
+    token = (config.discord_token or "").strip()
+    if not token:
+        return None
+    raw_ids = (config.discord_guild_ids or "").replace(" ", ",")
+    return DiscordSettings(
+        token=token,
+        api_url=(config.discord_api_url or "").strip() or None,
+        approver_role=config.discord_approver_role.strip() or "approver",
+        guild_ids=tuple(int(part) for part in raw_ids.split(",") if part),
+    )
 
 
 def discord_adapter(
@@ -72,14 +70,6 @@ def discord_adapter(
     )
 
 
-def discord_from_env(
-    environ: Mapping[str, str] | None, service: CampaignService, presenter: DiscordPresenter
-) -> DiscordAdapter | None:
-    """The adapter configured by the ``DISCORD_*`` settings, or None when ``DISCORD_TOKEN`` is unset."""
-    settings = DiscordSettings.from_env(environ)
-    return None if settings is None else discord_adapter(settings, service, presenter)
-
-
 __all__ = [
     "PLATFORM",
     "ActionButton",
@@ -87,6 +77,6 @@ __all__ = [
     "DiscordPresenter",
     "DiscordSettings",
     "discord_adapter",
-    "discord_from_env",
+    "discord_settings",
     "set_api_base",
 ]

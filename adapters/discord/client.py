@@ -4,9 +4,9 @@ service calls.
 - Slash commands are deferred (ephemeral) at once, then parsed with ``grammar.parse_options``; the
   service's replies for the acting person come back as ephemeral follow-ups.
 - Reactions arrive as raw gateway events, so reactions on messages the client never cached are votes.
-  Each one carries an event id made of the gateway session and sequence number, so an event the gateway
-  delivers again (a resumed session replays what was missed) is handled once. One person's reactions on
-  one message are handled in the order they happened. A vote the service refuses is taken back (the
+  Each one's event id is ``<message>:<user>:<emoji>:<add|remove>``, the same on every replica, so an
+  event two replicas receive (or the gateway replays) is handled once. One person's reactions on one
+  message are handled in the order they happened. A vote the service refuses is taken back (the
   person's reaction is removed) and the reason goes to that person in a DM with a link to the message;
   when their DMs are closed, a short reply in the thread mentions them and is deleted after a minute.
 - Buttons are ``ActionButton`` dynamic items: their custom id is the action id, so a button posted before
@@ -20,8 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections import Counter, deque
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import discord
@@ -29,29 +28,23 @@ import yarl
 from discord import app_commands
 
 from adapters.discord import commands
-from adapters.discord.attachments import DEFAULT_MAX_BYTES, AttachmentError, AttachmentFetcher
-from adapters.discord.presenter import (
-    PLATFORM,
-    ActionButton,
-    DiscordPresenter,
-    ThreadRefused,
-    acting,
-    chunks,
-    clip,
-)
+from adapters.discord.attachments import AttachmentError, AttachmentFetcher
+from adapters.discord.buttons import ActionButton
+from adapters.discord.presenter import MAX_CONTENT, PLATFORM, DiscordPresenter, ThreadRefused, clip
 from bot.core import grammar
 from bot.core.commands import CommandError, Help
 from bot.core.model import User
+from bot.core.text import chunks
+from bot.fetching import DEFAULT_MAX_BYTES
+from bot.keyed_locks import KeyedLocks
 from bot.service import CampaignService
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT = 60.0
 NOTICE_SECONDS = 60.0  # how long a refusal shown in the thread (DMs closed) stays
-_MAX_PENDING_EVENTS = 10_000
 _DMS_CLOSED = 50007  # "Cannot send messages to this user"
 _FAILED = "Sorry, something went wrong while handling that; please try again."
-ReactionKey = tuple[int, int, bool, str]
 
 
 def set_api_base(api_base: str) -> None:
@@ -69,29 +62,14 @@ def _attachment_key(option: str, filename: str) -> str:
     return f"{option}-{re.sub(r'[^A-Za-z0-9._-]+', '_', filename)[:80] or 'image'}"
 
 
+def reaction_event_id(payload: discord.RawReactionActionEvent, added: bool) -> str:
+    """The same on every replica that receives the event: ``<message>:<user>:<emoji>:<add|remove>``."""
+    emoji = _emoji_key(payload.emoji)
+    return f"{payload.message_id}:{payload.user_id}:{emoji}:{'add' if added else 'remove'}"
+
+
 def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
-
-
-class _KeyedLocks:
-    """One lock per key, held only while someone uses it; waiters get it in the order they asked."""
-
-    def __init__(self) -> None:
-        self._locks: dict[Any, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: Any) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users <= 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 class DiscordAdapter(discord.Client):
@@ -113,7 +91,9 @@ class DiscordAdapter(discord.Client):
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_reactions = True
-        super().__init__(intents=intents)
+        # discord.py waits out a 429 itself up to this long; a longer wait raises, and the presenter
+        # hands it to the caller as RateLimited
+        super().__init__(intents=intents, max_ratelimit_timeout=30.0)
         self.api_base = api_base
         if api_base:
             set_api_base(api_base)
@@ -126,14 +106,11 @@ class DiscordAdapter(discord.Client):
         self.notice_seconds = notice_seconds
         self.fetcher = AttachmentFetcher(api_base=api_base, max_bytes=max_attachment_bytes)
         self.tree: app_commands.CommandTree[DiscordAdapter] = app_commands.CommandTree(self)
-        commands.register(self.tree, self)
-        self.handled: Counter[str] = Counter()  # events fully handled, by kind
-        self._reaction_events: dict[ReactionKey, deque[str]] = {}
-        self._reaction_order = _KeyedLocks()  # (message, user) -> handled one at a time, in order
+        commands.register(self.tree, self.run_command)
+        self._reaction_order = KeyedLocks()  # (message, user) -> handled one at a time, in order
         self._notices: set[asyncio.Task[None]] = set()  # thread replies waiting to be deleted
         self._runner: asyncio.Task[None] | None = None
-        self._wrap_reaction_parsers()
-        presenter.bind(self, service.redis, service.read_artifact)
+        presenter.bind(self, service.read_artifact)
 
     def __repr__(self) -> str:  # never the token
         return f"<DiscordAdapter user={self.user!s} guilds={list(self.guild_ids)}>"
@@ -178,13 +155,13 @@ class DiscordAdapter(discord.Client):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ActionButton)
         try:
-            if self.guild_ids:
-                for guild_id in self.guild_ids:
-                    guild = discord.Object(id=guild_id)
+            scopes: list[discord.Object | None] = [discord.Object(id=g) for g in self.guild_ids] or [None]
+            for guild in scopes:
+                if guild is not None:
                     self.tree.copy_global_to(guild=guild)
-                    await self.tree.sync(guild=guild)
-            else:
-                await self.tree.sync()
+                synced = await commands.sync_if_changed(self.tree, guild)
+                where = f"guild {guild.id}" if guild is not None else "all guilds"
+                log.info("slash commands for %s %s", where, "registered" if synced else "unchanged")
         except discord.HTTPException as exc:
             log.error("registering the slash commands failed (HTTP %s); existing ones stay", exc.status)
 
@@ -205,16 +182,13 @@ class DiscordAdapter(discord.Client):
     async def run_command(
         self, interaction: discord.Interaction[Any], name: str, options: dict[str, Any]
     ) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            try:
-                replies = await self._command(interaction, name, options)
-            except Exception:
-                log.exception("/%s failed", name)
-                replies = [_FAILED]
-            await self._reply(interaction, replies)
-        finally:
-            self.handled["command"] += 1
+            replies = await self._command(interaction, name, options)
+        except Exception:
+            log.exception("/%s failed", name)
+            replies = [_FAILED]
+        await self._reply(interaction, replies)
 
     async def _command(
         self, interaction: discord.Interaction[Any], name: str, options: dict[str, Any]
@@ -243,7 +217,7 @@ class DiscordAdapter(discord.Client):
             channel_id, thread_id = str(channel.parent_id), str(channel.id)
         else:
             channel_id, thread_id = str(interaction.channel_id), None
-        with acting() as act:
+        with self.presenter.acting(str(interaction.user.id)) as act:
             try:
                 replies = await self.service.handle_command(
                     PLATFORM,
@@ -259,7 +233,7 @@ class DiscordAdapter(discord.Client):
         return replies + [f"Started the campaign in <#{ref.thread_id}>." for ref in act.opened]
 
     async def _reply(self, interaction: discord.Interaction[Any], replies: list[str]) -> None:
-        texts = [t for reply in replies for t in chunks(reply) if t.strip()] or ["Done."]
+        texts = [t for reply in replies for t in chunks(reply, MAX_CONTENT) if t.strip()] or ["Done."]
         for text in texts:
             await interaction.followup.send(
                 text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
@@ -268,18 +242,16 @@ class DiscordAdapter(discord.Client):
     # --- buttons ----------------------------------------------------------------------------------------
 
     async def on_action_button(self, interaction: discord.Interaction[Any], action_id: str) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            try:
+            with self.presenter.acting(str(interaction.user.id)):
                 replies = await self.service.handle_action(
                     PLATFORM, action_id, self.user_of(interaction.user), event_id=str(interaction.id)
                 )
-            except Exception:
-                log.exception("button %s failed", action_id)
-                replies = [_FAILED]
-            await self._reply(interaction, replies)
-        finally:
-            self.handled["action"] += 1
+        except Exception:
+            log.exception("button %s failed", action_id)
+            replies = [_FAILED]
+        await self._reply(interaction, replies)
 
     # --- reactions --------------------------------------------------------------------------------------
 
@@ -290,7 +262,7 @@ class DiscordAdapter(discord.Client):
         await self._reaction(payload, added=False)
 
     async def _reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
-        event_id = self._take_event_id(payload, added)  # before any await: handlers start in event order
+        event_id = reaction_event_id(payload, added)
         try:
             refusal = None
             async with self._reaction_order.hold((payload.message_id, payload.user_id)):
@@ -302,8 +274,6 @@ class DiscordAdapter(discord.Client):
                 await self._refused(payload, refusal)
         except Exception:
             log.exception("reaction on message %s failed", payload.message_id)
-        finally:
-            self.handled["reaction"] += 1
 
     async def _refused(self, payload: discord.RawReactionActionEvent, refusal: str) -> None:
         """Take the reaction back, so it does not look like a counted vote, and tell its author why."""
@@ -347,44 +317,3 @@ class DiscordAdapter(discord.Client):
             except discord.HTTPException as exc:
                 if not isinstance(exc, discord.NotFound):
                     log.warning("could not delete the refusal reply %s (HTTP %s)", notice.id, exc.status)
-
-    def _wrap_reaction_parsers(self) -> None:
-        """Note the gateway session and sequence number of each reaction event as it is parsed."""
-        parsers: dict[str, Any] | None = getattr(self._connection, "parsers", None)
-        if parsers is None:
-            log.warning("discord.py has no gateway parser table; redelivered reactions are not detected")
-            return
-        for event, added in (("MESSAGE_REACTION_ADD", True), ("MESSAGE_REACTION_REMOVE", False)):
-            original = parsers.get(event)
-            if original is None:
-                continue
-
-            def parse(data: dict[str, Any], original: Any = original, added: bool = added) -> None:
-                self._note_event(data, added)
-                original(data)
-
-            parsers[event] = parse
-
-    def _note_event(self, data: Mapping[str, Any], added: bool) -> None:
-        ws = self.ws
-        session = getattr(ws, "session_id", None)
-        seq = getattr(ws, "sequence", None)
-        if session is None or seq is None:
-            return
-        try:
-            key = (int(data["message_id"]), int(data["user_id"]), added, _emoji_key(data.get("emoji") or {}))
-        except (KeyError, TypeError, ValueError):
-            return
-        if len(self._reaction_events) > _MAX_PENDING_EVENTS:
-            self._reaction_events.clear()
-        self._reaction_events.setdefault(key, deque()).append(f"gw:{session}:{seq}")
-
-    def _take_event_id(self, payload: discord.RawReactionActionEvent, added: bool) -> str | None:
-        key = (payload.message_id, payload.user_id, added, _emoji_key(payload.emoji))
-        pending = self._reaction_events.get(key)
-        if not pending:
-            return None
-        event_id = pending.popleft()
-        if not pending:
-            del self._reaction_events[key]
-        return event_id

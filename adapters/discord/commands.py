@@ -1,7 +1,7 @@
 """The slash commands: one per grammar command, with the grammar's option names and descriptions.
 
-Each command only collects its option values and hands them to ``DiscordAdapter.run_command``, which
-defers the interaction, reads attachments and goes through ``grammar.parse_options`` like every adapter.
+Each command only collects its option values and hands them to the runner (``DiscordAdapter.run_command``),
+which defers the interaction, reads attachments and goes through ``grammar.parse_options`` like every adapter.
 Values are checked by the grammar, not by Discord, so a bad value is answered naming the flag.
 """
 
@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
 
 from bot.core import grammar
 
-if TYPE_CHECKING:
-    from adapters.discord.client import DiscordAdapter
-
 F = TypeVar("F", bound=Callable[..., Awaitable[None]])
 Interaction = discord.Interaction[Any]
 Attachment = discord.Attachment
+CommandRunner = Callable[[Interaction, str, dict[str, Any]], Awaitable[None]]
 
 
 def _spec(word: str) -> grammar.CommandSpec:
@@ -51,13 +49,13 @@ def described(word: str) -> Callable[[F], F]:
     return decorate
 
 
-def register(tree: app_commands.CommandTree[Any], adapter: DiscordAdapter) -> None:
-    """Add every slash command to ``tree``."""
+def register(tree: app_commands.CommandTree[Any], run_command: CommandRunner) -> None:
+    """Add every slash command to ``tree``; each hands its name and option values to ``run_command``."""
 
     async def run(interaction: Interaction, name: str, values: dict[str, Any]) -> None:
         # locals() of a command body: its options, plus ``interaction`` and the ``run`` closure
         options = {k: v for k, v in values.items() if k not in ("interaction", "run")}
-        await adapter.run_command(interaction, name, options)
+        await run_command(interaction, name, options)
 
     @tree.command(name="draft", description=summary("draft"))
     @described("draft")
@@ -189,3 +187,41 @@ def register(tree: app_commands.CommandTree[Any], adapter: DiscordAdapter) -> No
     @described("help")
     async def help_(interaction: Interaction, topic: str | None = None) -> None:
         await run(interaction, "help", dict(locals()))
+
+
+def _same(wanted: Any, existing: Any) -> bool:
+    """``wanted`` (what the bot would register) equals what Discord has: only the keys the bot sends
+    are compared, and an absent, null, false or empty value equals any other of those."""
+    if not wanted and not existing:
+        return True
+    if isinstance(wanted, dict) and isinstance(existing, dict):
+        return all(_same(value, existing.get(key)) for key, value in wanted.items())
+    if isinstance(wanted, list) and isinstance(existing, list):
+        pairs = zip(wanted, existing, strict=False)
+        return len(wanted) == len(existing) and all(_same(w, e) for w, e in pairs)
+    if isinstance(wanted, int | float) and isinstance(existing, str):
+        return str(wanted) == existing  # Discord sends permission bit sets as strings
+    return bool(wanted == existing)
+
+
+def same_commands(wanted: list[dict[str, Any]], existing: list[dict[str, Any]]) -> bool:
+    """Whether Discord already has exactly these commands (by name, in any order)."""
+    by_name = {str(c.get("name")): c for c in existing}
+    return len(by_name) == len(wanted) and all(_same(c, by_name.get(str(c.get("name")))) for c in wanted)
+
+
+async def sync_if_changed(tree: app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None) -> bool:
+    """Register the commands in ``guild`` (or globally) unless Discord already has the same table, so
+    replicas starting together do not each re-register them; True when they were registered."""
+    client = tree.client
+    if client.application_id is None:
+        raise app_commands.MissingApplicationID
+    wanted = [command.to_dict(tree) for command in tree.get_commands(guild=guild)]
+    if guild is None:
+        existing: Any = await client.http.get_global_commands(client.application_id)
+    else:
+        existing = await client.http.get_guild_commands(client.application_id, guild.id)
+    if same_commands(wanted, existing):
+        return False
+    await tree.sync(guild=guild)
+    return True

@@ -1,38 +1,33 @@
 """How the bot's neutral messages look on Discord: threads, grids with attachments, reactions and buttons.
 
 ``DiscordPresenter`` implements ``bot.ports.Presenter`` for the platform ``"discord"``. It talks to
-Discord through the running ``discord.Client`` that ``DiscordAdapter`` binds to it; everything it must
-remember (the status message of each campaign) is kept in Redis, so any replica can edit it.
+Discord through the running ``discord.Client`` bound to it and remembers nothing itself.
 
-A text longer than Discord's 2000 characters is posted as several messages, in order (``chunks``). The
-last of them carries everything else: the images, the bot's reactions and the buttons. Its id is the one
-``post`` returns, so the message people vote on is the one showing the images, and every caption reads
-above them. Images beyond ten and button rows beyond five follow in messages of their own, as before.
-The status line is one message edited in place: it is kept to one line and trimmed to fit.
+A text longer than Discord's 2000 characters is posted as several messages, in order. The last of them
+carries everything else: the images, the bot's reactions and the buttons (one row per image, from that
+image's own buttons). Its id is the one ``post`` returns, so the message people vote on is the one
+showing the images, and every caption reads above them. Images beyond ten and button rows beyond five
+follow in messages of their own. A status line is one message on one line, trimmed to fit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import contextvars
+import functools
 import io
 import logging
-import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar
 
 import discord
-from redis.asyncio import Redis
 
-from bot.core.buttons import parse_action_id
+from adapters.discord.buttons import ActionButton
+from adapters.discord.uploads import Upload, megabytes, plan_uploads
 from bot.core.messages import Button, Message, MessageKind
 from bot.core.model import ThreadRef
-from bot.state import keys
-from bot.state.codec import as_str
-
-if TYPE_CHECKING:
-    from adapters.discord.client import DiscordAdapter
+from bot.core.text import chunks, one_line
+from bot.ports import Acting, ActingScope, EditBudget, MessageGone, PostLog, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -42,72 +37,22 @@ MAX_FILES = 10
 MAX_ROWS = 5
 MAX_PER_ROW = 5
 THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week
-# ``dl:<action>:<campaign>:<number>[:arg]``, at most 100 characters (Discord's limit for a custom id)
-ACTION_TEMPLATE = (
-    r"dl:(?P<action>[a-z][a-z0-9-]*):(?P<campaign>[A-Za-z0-9_-]+):(?P<number>\d+)(?::(?P<arg>[^:]+))?"
-)
-
-
-class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=ACTION_TEMPLATE):
-    """A button whose custom id is an action id; it works for any message, after any restart."""
-
-    def __init__(self, label: str, action_id: str, row: int | None = None) -> None:
-        super().__init__(
-            discord.ui.Button(label=label[:80], custom_id=action_id, style=discord.ButtonStyle.secondary),
-            row=row,
-        )
-        self.action_id = action_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> ActionButton:
-        label = getattr(item, "label", None) or match["action"]
-        return cls(label, match.string)
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        handler = getattr(interaction.client, "on_action_button", None)
-        if handler is not None:
-            await handler(interaction, self.action_id)
+_MAIN = "main"  # the post's part that people vote on
+_FORUM_TYPES = frozenset({15, 16})  # forum, media
+_ANNOUNCEMENT_TYPES = frozenset({5})
+T = TypeVar("T")
 
 
 class ThreadRefused(Exception):
     """Discord refused to open a thread; the message says why, for the person who asked."""
 
 
-@dataclass
-class Acting:
-    """Threads opened while handling one person's command, so the reply can point at them."""
-
-    opened: list[ThreadRef] = field(default_factory=list)
-
-
-_acting: contextvars.ContextVar[Acting | None] = contextvars.ContextVar(
-    "draftloop_discord_acting", default=None
-)
-
-
-@contextlib.contextmanager
-def acting() -> Iterator[Acting]:
-    act = Acting()
-    token = _acting.set(act)
-    try:
-        yield act
-    finally:
-        _acting.reset(token)
-
-
-def button_rows(buttons: list[Button]) -> list[list[Button]]:
-    """One row per candidate (split at five), in the order given."""
+def button_rows(message: Message) -> list[list[Button]]:
+    """One row per image (its own buttons, split at five), then the message's other buttons."""
     rows: list[list[Button]] = []
-    last: int | None = None
-    for button in buttons:
-        parsed = parse_action_id(button.action_id)
-        number = parsed[2] if parsed is not None else None
-        if not rows or number != last or len(rows[-1]) >= MAX_PER_ROW:
-            rows.append([])
-        rows[-1].append(button)
-        last = number
+    for group in [image.buttons for image in message.images] + [message.buttons]:
+        for start in range(0, len(group), MAX_PER_ROW):
+            rows.append(group[start : start + MAX_PER_ROW])
     return rows
 
 
@@ -123,179 +68,198 @@ def clip(text: str, limit: int = MAX_CONTENT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def one_line(text: str, limit: int = MAX_CONTENT) -> str:
-    """``text`` on one line (whitespace runs become one space), cut at a word boundary to fit ``limit``."""
-    line = " ".join(text.split())
-    if len(line) <= limit:
-        return line
-    head = line[: limit - 1]
-    space = head.rfind(" ")
-    if space >= limit // 2:
-        head = head[:space]
-    return head.rstrip(" ·,;:—-") + "…"
-
-
-def chunks(text: str, limit: int = MAX_CONTENT) -> list[str]:
-    """``text`` in pieces of at most ``limit`` characters, in order; joined, they are ``text`` again.
-
-    A piece ends after a line break where there is one, else after a space, else at the limit.
-    """
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        head = rest[:limit]
-        cut = head.rfind("\n") + 1 or head.rfind(" ") + 1 or limit
-        pieces.append(rest[:cut])
-        rest = rest[cut:]
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
-
-
 def grid_text(message: Message) -> str:
-    lines = [message.text]
-    for image in message.images:
-        caption = f" — {image.caption}" if image.caption else ""
-        lines.append(f"**#{image.number}**{caption}")
-    return "\n".join(lines)
+    """The message's text, then each image's caption on its own line, as render wrote it."""
+    return "\n".join([message.text] + [image.caption for image in message.images if image.caption])
 
 
 class DiscordPresenter:
     platform: str = PLATFORM
 
-    def __init__(self) -> None:
-        self._client: DiscordAdapter | None = None
-        self._redis: Redis | None = None
-        self._read_artifact: Callable[[str], bytes] | None = None
+    edit_budget = EditBudget(edits=4, per_seconds=5.0, scope="thread")  # Discord: ~5 edits / 5 s / channel
 
-    def bind(self, client: DiscordAdapter, redis: Redis, read_artifact: Callable[[str], bytes]) -> None:
+    def __init__(self, full_file_url: Callable[[str], str | None] | None = None) -> None:
+        """``full_file_url``: a link to an image's full file (by artifact key), for images over the
+        upload limit; None when the bot has no public URL."""
+        self._full_file_url = full_file_url
+        self._client: discord.Client | None = None
+        self._read_artifact: Callable[[str], bytes] | None = None
+        self._acting = ActingScope("discord_acting")
+
+    def bind(self, client: discord.Client, read_artifact: Callable[[str], bytes]) -> None:
         """Attach the running client (a restarted client binds itself again)."""
         self._client = client
-        self._redis = redis
         self._read_artifact = read_artifact
 
     @property
-    def client(self) -> DiscordAdapter:
+    def client(self) -> discord.Client:
         if self._client is None:
             raise RuntimeError("the Discord presenter has no client: start DiscordAdapter first")
         return self._client
 
-    @property
-    def redis(self) -> Redis:
-        if self._redis is None:
-            raise RuntimeError("the Discord presenter has no Redis: start DiscordAdapter first")
-        return self._redis
+    def acting(self, user_id: str) -> contextlib.AbstractContextManager[Acting]:
+        """Within this block, the threads the service opens are recorded for ``user_id``'s reply."""
+        return self._acting.enter(user_id)
 
     # --- the Presenter protocol ---------------------------------------------------------------------
 
-    async def open_thread(self, channel_id: str, title: str, source_message_id: str | None) -> ThreadRef:
-        # Commands arrive as interactions: the id the service passes is an interaction's, not a message's,
-        # so there is no message to start the thread from.
+    async def open_thread(self, channel_id: str, title: str) -> ThreadRef:
         name = clip(" ".join(title.split()) or "campaign", 100)
-        try:
-            data: Any = await self.client.http.start_thread_without_message(
-                int(channel_id), name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES, type=11
+        kind = await self._channel_type(int(channel_id))
+        if kind in _ANNOUNCEMENT_TYPES:
+            raise ThreadRefused(
+                f"<#{channel_id}> is an announcement channel, where campaign threads would be "
+                "announced to every follower. Start the campaign in a text or forum channel instead."
             )
+        try:
+            if kind in _FORUM_TYPES:  # a forum post: a thread with a starter message
+                route = discord.http.Route("POST", "/channels/{channel_id}/threads", channel_id=channel_id)
+                body = {
+                    "name": name,
+                    "auto_archive_duration": THREAD_ARCHIVE_MINUTES,
+                    "message": {"content": clip(title.strip() or name), "allowed_mentions": {"parse": []}},
+                }
+                data: Any = await self.client.http.request(route, json=body)
+            else:  # commands arrive as interactions, so there is no message to start the thread from
+                data = await self.client.http.start_thread_without_message(
+                    int(channel_id), name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES, type=11
+                )
         except discord.Forbidden as exc:
             raise ThreadRefused(
                 f"I can't open a campaign thread in <#{channel_id}>: I'm missing a permission there "
-                "(Create Public Threads, Send Messages in Threads). Ask a server admin to grant it, "
-                "or use a channel where I have it."
+                "(Create Public Threads / Create Posts, Send Messages in Threads). Ask a server admin to "
+                "grant it, or use a channel where I have it."
             ) from exc
         ref = ThreadRef(platform=PLATFORM, channel_id=str(channel_id), thread_id=str(data["id"]))
-        act = _acting.get()
+        act = self._acting.get()
         if act is not None:
             act.opened.append(ref)
         return ref
 
-    async def post(self, thread: ThreadRef, message: Message) -> str:
-        channel = self.client.get_partial_messageable(int(thread.thread_id or thread.channel_id))
-        if message.kind is MessageKind.GRID and message.images:
-            return await self._post_grid(channel, message)
-        text = message.text
-        if message.kind is MessageKind.ERROR:
-            text = f"⚠️ {text}"
-        rows = button_rows(message.buttons)
-        last = await self._send_text(
-            channel, text, view=action_view(rows[:MAX_ROWS]) if rows else discord.utils.MISSING
-        )
-        await self._more_buttons(channel, rows[MAX_ROWS:])
-        await self._seed(last, message.reactions)
-        return str(last.id)
+    async def post(self, thread: ThreadRef, message: Message, log: PostLog) -> str:
+        """Parts, each recorded in ``log`` once sent: ``text:<i>`` (text before the last chunk), ``main``
+        (the last chunk with the first images, the buttons and the reactions: the vote target),
+        ``files:<k>`` and ``actions:<k>`` (more images, more button rows), ``reaction:<emoji>``."""
+        channel = self._channel(thread)
+        plan = await self._upload_plan(thread, message) if message.kind is MessageKind.GRID else []
+        text = "\n".join([grid_text(message), *self._oversize_notes(message, plan)])
+        pieces = [piece for piece in chunks(text, MAX_CONTENT) if piece.strip()] or ["\u200b"]
+        quiet = discord.AllowedMentions.none()
+        for i, piece in enumerate(pieces[:-1]):
+            send = functools.partial(channel.send, content=piece, allowed_mentions=quiet)
+            await self._part(log, f"text:{i}", send)
+        rows = button_rows(message)
+        main_id = await log.done(_MAIN)
+        if main_id is None:
+            sent = await self._send(
+                lambda: channel.send(
+                    content=pieces[-1],
+                    files=_files(plan[0]) if plan else discord.utils.MISSING,
+                    view=action_view(rows[:MAX_ROWS]) if rows else discord.utils.MISSING,
+                    allowed_mentions=quiet,
+                )
+            )
+            main_id = str(sent.id)
+            await log.record(_MAIN, main_id)
+            if message.round_no is not None:
+                await log.vote_target(main_id)
+        for k, batch in enumerate(plan[1:], 1):
+            await self._part(log, f"files:{k}", functools.partial(channel.send, files=_files(batch)))
+        for k, start in enumerate(range(MAX_ROWS, len(rows), MAX_ROWS), 1):
+            view = action_view(rows[start : start + MAX_ROWS])
+            more = functools.partial(channel.send, content="More actions:", view=view)
+            await self._part(log, f"actions:{k}", more)
+        main = channel.get_partial_message(int(main_id))
+        for emoji in message.reactions:
+            if await log.done(f"reaction:{emoji}") is None:
+                await self._send(functools.partial(main.add_reaction, emoji))
+                await log.record(f"reaction:{emoji}", "1")
+        return main_id
 
-    async def update_status(self, thread: ThreadRef, campaign_id: str, text: str) -> None:
-        key = keys.status_message(PLATFORM, campaign_id)
-        channel = self.client.get_partial_messageable(int(thread.thread_id or thread.channel_id))
-        content = one_line(text) or "\u200b"
-        known = await self.redis.get(key)
-        if known is not None:
-            try:
-                await channel.get_partial_message(int(as_str(known))).edit(content=content)
-                return
-            except discord.NotFound:
-                log.info("status message of campaign %s is gone; posting a new one", campaign_id)
-                await self.redis.delete(key)
-        sent = await channel.send(content=content, allowed_mentions=discord.AllowedMentions.none())
-        if not await self.redis.set(key, str(sent.id), nx=True):
-            # another replica posted the status line first: keep theirs
-            winner = await self.redis.get(key)
-            with contextlib.suppress(discord.HTTPException):
-                await sent.delete()
-            if winner is not None:
-                await channel.get_partial_message(int(as_str(winner))).edit(content=content)
-            return
-        await self.redis.sadd(keys.campaign_messages(campaign_id), key)  # type: ignore[misc]
+    async def post_status(self, thread: ThreadRef, text: str) -> str:
+        sent = await self._channel(thread).send(
+            content=one_line(text, MAX_CONTENT) or "\u200b", allowed_mentions=discord.AllowedMentions.none()
+        )
+        return str(sent.id)
+
+    async def edit_status(self, thread: ThreadRef, message_id: str, text: str) -> None:
+        message = self._channel(thread).get_partial_message(int(message_id))
+        try:
+            await self._send(lambda: message.edit(content=one_line(text, MAX_CONTENT) or "\u200b"))
+        except discord.NotFound as exc:
+            raise MessageGone(message_id) from exc
 
     # --- internals ------------------------------------------------------------------------------------
 
-    async def _post_grid(self, channel: discord.PartialMessageable, message: Message) -> str:
+    def _channel(self, thread: ThreadRef) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(int(thread.thread_id or thread.channel_id))
+
+    async def _part(self, log: PostLog, part: str, send: Callable[[], Awaitable[discord.Message]]) -> None:
+        if await log.done(part) is None:
+            sent = await self._send(send)
+            await log.record(part, str(sent.id))
+
+    @staticmethod
+    async def _send(call: Callable[[], Awaitable[T]]) -> T:
+        """One API call; Discord's "wait" (HTTP 429, once discord.py's own retries are spent) becomes
+        ``RateLimited`` for the caller to retry later."""
+        try:
+            return await call()
+        except discord.RateLimited as exc:
+            raise RateLimited(exc.retry_after, "discord") from exc
+        except discord.HTTPException as exc:
+            if exc.status == 429:
+                retry_after = float(exc.response.headers.get("Retry-After") or 1.0)
+                raise RateLimited(retry_after, "discord") from exc
+            raise
+
+    async def _channel_type(self, channel_id: int) -> int | None:
+        channel = self.client.get_channel(channel_id)
+        if channel is None:
+            try:
+                channel = await self.client.fetch_channel(channel_id)
+            except discord.HTTPException:
+                return None
+        return getattr(getattr(channel, "type", None), "value", None)
+
+    def upload_limit(self, thread: ThreadRef) -> int:
+        """The guild's upload limit for the thread (Discord's default when the guild is not known)."""
+        for channel_id in (thread.thread_id, thread.channel_id):
+            channel = self.client.get_channel(int(channel_id)) if channel_id else None
+            guild = getattr(channel, "guild", None)
+            if guild is not None:
+                return int(guild.filesize_limit)
+        if len(self.client.guilds) == 1:
+            return int(self.client.guilds[0].filesize_limit)
+        return discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+
+    async def _upload_plan(self, thread: ThreadRef, message: Message) -> list[list[Upload]]:
         read = self._read_artifact
         if read is None:
             raise RuntimeError("the Discord presenter cannot read images: start DiscordAdapter first")
-        files = [
-            discord.File(
-                io.BytesIO(read(image.artifact)),
-                filename=f"draft-{image.number}.png",
-                description=clip(f"#{image.number} {image.caption}".strip(), 1000),
-            )
-            for image in message.images
-        ]
-        rows = button_rows(message.buttons)
-        last = await self._send_text(
-            channel,
-            grid_text(message),
-            files=files[:MAX_FILES],
-            view=action_view(rows[:MAX_ROWS]) if rows else discord.utils.MISSING,
-        )
-        for start in range(MAX_FILES, len(files), MAX_FILES):
-            await channel.send(files=files[start : start + MAX_FILES])
-        await self._more_buttons(channel, rows[MAX_ROWS:])
-        await self._seed(last, message.reactions)
-        return str(last.id)
+        images = [(image.number, read(image.artifact)) for image in message.images]
+        return await asyncio.to_thread(plan_uploads, images, self.upload_limit(thread))
 
-    async def _send_text(
-        self,
-        channel: discord.PartialMessageable,
-        text: str,
-        *,
-        files: list[discord.File] | None = None,
-        view: discord.ui.View = discord.utils.MISSING,
-    ) -> discord.Message:
-        """``text`` as one message per chunk; the last one carries ``files`` and ``view``, and is returned."""
-        pieces = [piece for piece in chunks(text) if piece.strip()] or ["\u200b"]
-        for piece in pieces[:-1]:
-            await channel.send(content=piece, allowed_mentions=discord.AllowedMentions.none())
-        return await channel.send(
-            content=pieces[-1],
-            files=files or discord.utils.MISSING,
-            view=view,
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
+    def _oversize_notes(self, message: Message, plan: list[list[Upload]]) -> list[str]:
+        artifacts = {image.number: image.artifact for image in message.images}
+        notes = []
+        for upload in (u for batch in plan for u in batch if u.oversize):
+            artifact = artifacts[upload.number]
+            what = f"#{upload.number} is shown as a preview: its full file ({megabytes(upload.full_bytes)})"
+            what += " is over this server's upload limit."
+            url = self._full_file_url(artifact) if self._full_file_url is not None else None
+            if url:
+                notes.append(f"{what} Full file: <{url}>")
+            else:
+                notes.append(
+                    f"{what} The bot keeps it as `{artifact}`: download it from the bot's web app at "
+                    f"/artifacts/{artifact} (a public URL in the bot's settings puts a link here)."
+                )
+        return notes
 
-    async def _more_buttons(self, channel: discord.PartialMessageable, rows: list[list[Button]]) -> None:
-        for start in range(0, len(rows), MAX_ROWS):
-            await channel.send(content="More actions:", view=action_view(rows[start : start + MAX_ROWS]))
 
-    async def _seed(self, message: discord.Message, reactions: list[str]) -> None:
-        for emoji in reactions:
-            await message.add_reaction(emoji)
+def _files(batch: list[Upload]) -> list[discord.File]:
+    return [
+        discord.File(io.BytesIO(upload.data), filename=upload.filename, description=f"#{upload.number}")
+        for upload in batch
+    ]

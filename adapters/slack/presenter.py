@@ -3,12 +3,21 @@
 - A campaign thread is a Slack thread: ``open_thread`` posts a parent message ("🎨 <prompt>", naming who
   asked) in the channel, and its ``ts`` is the thread id.
 - A grid is the candidates' PNGs uploaded into the thread (files upload v2: getUploadURLExternal →
-  upload → completeUploadExternal with ``thread_ts``), then one Block Kit message listing each number
-  with its caption and buttons. The number reactions are seeded on that message; it is the message
-  whose reactions are votes. Buttons carry the ``dl:`` action id as ``action_id`` and ``value``, so they
-  work after a restart.
-- The status line is one message per campaign, edited with ``chat.update``; its ``ts`` is kept in Redis
-  so any replica edits the same message.
+  upload → completeUploadExternal with ``thread_ts``), each titled with its caption, then one Block Kit
+  message listing each caption with that image's buttons. The number reactions are seeded on that
+  listing. Both messages are the round's vote targets: people react on the pictures too, so the message
+  Slack posted for the files (its ``ts`` comes from ``files.info``'s ``shares``, which Slack fills in
+  shortly after the upload) is registered as well. Buttons carry the ``dl:`` action id as ``action_id``
+  and ``value``, so they work after a restart.
+- A text longer than a section block's 3,000 characters is posted as several messages, in order, split
+  like on every platform (``bot.core.text.chunks``); the last one carries the listing and the reactions,
+  and listings beyond 50 blocks continue in further messages.
+- Each part of a post (the files, every message, every seeded reaction) is recorded in the ``PostLog``
+  as it succeeds and skipped when the log has it, so a post interrupted by an error or a rate limit
+  resumes where it stopped. A 429 (``chat.update`` and ``reactions.add`` are Tier 3, about 50 a minute)
+  raises ``RateLimited`` with Slack's ``Retry-After`` instead of sleeping.
+- A status line is a message posted with ``chat.postMessage`` and edited with ``chat.update``; which
+  message it is, is the delivery code's to remember.
 
 Message ids handed back to the service are ``"<channel>:<ts>"`` (a ``ts`` is unique only per channel).
 """
@@ -19,25 +28,24 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from redis.asyncio import Redis
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.emoji import to_slack
-from bot.core.buttons import parse_action_id
-from bot.core.messages import Button, Message, MessageKind
+from bot.core.messages import Button, Message
 from bot.core.model import ThreadRef
-from bot.ports import Acting, ActingScope
-from bot.state import keys
-from bot.state.codec import as_str
-from bot.state.retention import DEFAULT_RETENTION_SECONDS
+from bot.core.text import chunks
+from bot.ports import Acting, ActingScope, MessageGone, PostLog, RateLimited
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 PLATFORM = "slack"
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -46,7 +54,11 @@ MAX_FALLBACK_TEXT = 4000
 MAX_BUTTON_LABEL = 75
 BUTTONS_PER_ROW = 5
 MAX_BLOCKS = 50
-STATUS_TEXTS_KEPT = 1000  # campaigns whose last shown status text is remembered (skip equal edits)
+_GONE = frozenset({"message_not_found", "cant_update_message"})
+FILES_PART = "files"
+SHARE_LOOKUPS = 6  # files.info reads while Slack shares the uploaded files
+SHARE_LOOKUP_WAIT = 0.1  # seconds before the first re-read, doubling
+DEFAULT_RETRY_AFTER = 30.0
 
 
 def api_base_url(api_url: str | None) -> str:
@@ -55,12 +67,41 @@ def api_base_url(api_url: str | None) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def make_client(bot_token: str, api_url: str | None = None) -> AsyncWebClient:
-    return AsyncWebClient(
-        token=bot_token,
-        base_url=api_base_url(api_url),
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
-    )
+def make_client(
+    bot_token: str, api_url: str | None = None, *, wait_on_rate_limit: bool = True
+) -> AsyncWebClient:
+    """A Web API client; with ``wait_on_rate_limit`` it sleeps out a 429 and retries (twice at most)."""
+    handlers: list[AsyncRetryHandler] = async_default_handlers()  # connection errors
+    if wait_on_rate_limit:
+        handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    return AsyncWebClient(token=bot_token, base_url=api_base_url(api_url), retry_handlers=handlers)
+
+
+def retry_after(exc: SlackApiError) -> float | None:
+    """Slack's ``Retry-After`` when ``exc`` is a rate limit (HTTP 429), else None."""
+    response = exc.response
+    if response.status_code != 429 and response.get("error") != "ratelimited":
+        return None
+    headers = {str(k).lower(): v for k, v in (response.headers or {}).items()}
+    raw = headers.get("retry-after")
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    try:
+        return max(0.0, float(raw)) if raw is not None else DEFAULT_RETRY_AFTER
+    except (TypeError, ValueError):
+        return DEFAULT_RETRY_AFTER
+
+
+@contextlib.asynccontextmanager
+async def rate_limits(what: str) -> AsyncIterator[None]:
+    """Turns Slack's 429 into ``RateLimited`` for the caller to retry later."""
+    try:
+        yield
+    except SlackApiError as exc:
+        wait = retry_after(exc)
+        if wait is not None:
+            raise RateLimited(wait, what) from exc
+        raise
 
 
 def escape(text: str) -> str:
@@ -70,6 +111,10 @@ def escape(text: str) -> str:
 
 def message_id(channel_id: str, ts: str) -> str:
     return f"{channel_id}:{ts}"
+
+
+def ts_of(message_id: str) -> str:
+    return message_id.rpartition(":")[2]
 
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -96,42 +141,35 @@ class SlackPresenter:
     def __init__(
         self,
         bot_token: str,
-        redis: Redis | None = None,
         *,
         api_url: str | None = None,
         client: AsyncWebClient | None = None,
         read_artifact: Callable[[str], bytes] | None = None,
-        status_ttl_seconds: int = DEFAULT_RETENTION_SECONDS,
     ) -> None:
-        self.client = client or make_client(bot_token, api_url)
-        self.redis = redis
+        self.client = client or make_client(bot_token, api_url, wait_on_rate_limit=False)
         self.read_artifact = read_artifact
-        self.status_ttl_seconds = status_ttl_seconds
-        self._status_local: dict[str, str] = {}  # without Redis: campaign -> ts
-        self._status_text: OrderedDict[str, str] = OrderedDict()  # campaign -> text last shown, newest last
-        self._status_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # campaign -> (lock, users)
 
-    def attach(self, redis: Redis, read_artifact: Callable[[str], bytes]) -> None:
-        """Give a presenter built before the service its Redis (status ids) and the artifact reader."""
-        self.redis = redis
+    def attach(self, read_artifact: Callable[[str], bytes]) -> None:
+        """Give a presenter built before the service the artifact reader."""
         self.read_artifact = read_artifact
 
     # --- who is acting ------------------------------------------------------------------------------
 
     @staticmethod
     def acting(user_id: str) -> contextlib.AbstractContextManager[Acting]:
-        """Within this block, private posts go to ``user_id`` and opened threads are recorded."""
+        """Within this block, opened threads are recorded and name ``user_id`` as who started them."""
         return _acting.enter(user_id)
 
     # --- the Presenter protocol ---------------------------------------------------------------------
 
-    async def open_thread(self, channel_id: str, title: str, source_message_id: str | None) -> ThreadRef:
+    async def open_thread(self, channel_id: str, title: str) -> ThreadRef:
         act = _acting.get()
         text = f"🎨 {escape(title.strip() or 'campaign')}"
         if act is not None:
             text += f"\nstarted by <@{act.user}>"
         try:
-            resp = await self.client.chat_postMessage(channel=channel_id, text=text, unfurl_links=False)
+            async with rate_limits("chat.postMessage"):
+                resp = await self.client.chat_postMessage(channel=channel_id, text=text, unfurl_links=False)
         except SlackApiError as exc:
             if exc.response.get("error") in _NOT_A_MEMBER:
                 raise ThreadRefused(channel_id) from exc
@@ -141,132 +179,150 @@ class SlackPresenter:
             act.opened.append(ref)
         return ref
 
-    async def post(self, thread: ThreadRef, message: Message) -> str:
-        act = _acting.get()
-        private = message.ephemeral or message.kind is MessageKind.ERROR
-        if private and act is not None:
-            resp = await self.client.chat_postEphemeral(
-                channel=thread.channel_id,
-                user=act.user,
-                thread_ts=thread.thread_id,
-                text=mrkdwn(message.text)[:MAX_FALLBACK_TEXT],
-            )
-            return message_id(thread.channel_id, str(resp.get("message_ts", "")))
-        if message.images:
-            await self._upload(thread, message)
-        blocks = grid_blocks(message) if (message.images or message.buttons) else None
-        resp = await self.client.chat_postMessage(
-            channel=thread.channel_id,
-            thread_ts=thread.thread_id,
-            text=mrkdwn(message.text)[:MAX_FALLBACK_TEXT],
-            blocks=blocks,
-            unfurl_links=False,
-        )
-        ts = str(resp["ts"])
+    async def post(self, thread: ThreadRef, message: Message, log: PostLog) -> str:
+        votes = message.round_no is not None
+        if message.images and await log.done("listing") is None:
+            files_message = await self._upload(thread, message, log)
+            if files_message is not None and votes:
+                await log.vote_target(files_message)
+        pieces = [p for p in chunks(mrkdwn(message.text), MAX_SECTION_TEXT) if p.strip()] or ["\u200b"]
+        for i, piece in enumerate(pieces[:-1]):
+            await self._send(log, f"text-{i}", thread, piece, [_section(piece)])
+        listing = listing_blocks(message)
+        first, rest = listing[: MAX_BLOCKS - 1], listing[MAX_BLOCKS - 1 :]
+        posted = await self._send(log, "listing", thread, pieces[-1], [_section(pieces[-1]), *first])
+        for i, start in enumerate(range(0, len(rest), MAX_BLOCKS)):
+            await self._send(log, f"more-{i}", thread, "More actions", rest[start : start + MAX_BLOCKS])
+        if votes:
+            await log.vote_target(posted)
         for emoji in message.reactions:
             name = to_slack(emoji)
-            if name is None:
-                continue
-            try:
-                await self.client.reactions_add(channel=thread.channel_id, timestamp=ts, name=name)
-            except SlackApiError as exc:
-                if exc.response.get("error") != "already_reacted":
-                    raise
-        return message_id(thread.channel_id, ts)
+            if name is not None:
+                await self._seed(log, thread, posted, name)
+        return posted
 
-    async def update_status(self, thread: ThreadRef, campaign_id: str, text: str) -> None:
-        lock, users = self._status_locks.get(campaign_id) or (asyncio.Lock(), 0)
-        self._status_locks[campaign_id] = (lock, users + 1)
+    async def post_status(self, thread: ThreadRef, text: str) -> str:
+        async with rate_limits("chat.postMessage"):
+            resp = await self.client.chat_postMessage(
+                channel=thread.channel_id, thread_ts=thread.thread_id, text=_status_text(text)
+            )
+        return message_id(thread.channel_id, str(resp["ts"]))
+
+    async def edit_status(self, thread: ThreadRef, message_id: str, text: str) -> None:
         try:
-            async with lock:
-                await self._update_status(thread, campaign_id, text)
-        finally:
-            lock, users = self._status_locks[campaign_id]
-            if users <= 1:
-                del self._status_locks[campaign_id]
-            else:
-                self._status_locks[campaign_id] = (lock, users - 1)
-
-    async def _update_status(self, thread: ThreadRef, campaign_id: str, text: str) -> None:
-        shown = mrkdwn(text)[:MAX_FALLBACK_TEXT]
-        ts = await self._status_ts(campaign_id)
-        if ts is not None:
-            if self._status_text.get(campaign_id) == shown:
-                return
-            try:
-                await self.client.chat_update(channel=thread.channel_id, ts=ts, text=shown)
-                self._shown(campaign_id, shown)
-                return
-            except SlackApiError as exc:
-                if exc.response.get("error") not in ("message_not_found", "cant_update_message"):
-                    raise
-                await self._forget_status(campaign_id)
-        resp = await self.client.chat_postMessage(
-            channel=thread.channel_id, thread_ts=thread.thread_id, text=shown
-        )
-        mine = str(resp["ts"])
-        theirs = await self._claim_status(campaign_id, mine)
-        if theirs is not None and theirs != mine:  # another replica posted first: keep one message
-            with contextlib.suppress(SlackApiError):
-                await self.client.chat_delete(channel=thread.channel_id, ts=mine)
-            await self.client.chat_update(channel=thread.channel_id, ts=theirs, text=shown)
-        self._shown(campaign_id, shown)
-
-    def _shown(self, campaign_id: str, text: str) -> None:
-        self._status_text[campaign_id] = text
-        self._status_text.move_to_end(campaign_id)
-        while len(self._status_text) > STATUS_TEXTS_KEPT:
-            self._status_text.popitem(last=False)
+            async with rate_limits("chat.update"):
+                await self.client.chat_update(
+                    channel=thread.channel_id, ts=ts_of(message_id), text=_status_text(text)
+                )
+        except SlackApiError as exc:
+            if exc.response.get("error") in _GONE:
+                raise MessageGone(message_id) from exc
+            raise
 
     # --- internals -------------------------------------------------------------------------------------
 
-    async def _upload(self, thread: ThreadRef, message: Message) -> None:
-        """Upload the grid's images into the thread; a failed upload leaves the listing to vote on."""
+    async def _send(
+        self, log: PostLog, part: str, thread: ThreadRef, text: str, blocks: list[dict[str, Any]]
+    ) -> str:
+        """Post one message of a post (once: a part the log has is not posted again); its message id."""
+        done = await log.done(part)
+        if done is not None:
+            return done
+        async with rate_limits("chat.postMessage"):
+            resp = await self.client.chat_postMessage(
+                channel=thread.channel_id,
+                thread_ts=thread.thread_id,
+                text=text[:MAX_FALLBACK_TEXT],
+                blocks=blocks,
+                unfurl_links=False,
+            )
+        posted = message_id(thread.channel_id, str(resp["ts"]))
+        await log.record(part, posted)
+        return posted
+
+    async def _seed(self, log: PostLog, thread: ThreadRef, posted: str, name: str) -> None:
+        part = f"reaction-{name}"
+        if await log.done(part) is not None:
+            return
+        try:
+            async with rate_limits("reactions.add"):
+                await self.client.reactions_add(channel=thread.channel_id, timestamp=ts_of(posted), name=name)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "already_reacted":
+                raise
+        await log.record(part, "1")
+
+    async def _upload(self, thread: ThreadRef, message: Message, log: PostLog) -> str | None:
+        """Upload the grid's images into the thread; the id of the message Slack shows them in (None when
+        Slack did not say, or the upload failed: the listing is still there to vote on)."""
+        done = await log.done(FILES_PART)
+        if done is not None:
+            return done if done.startswith(f"{thread.channel_id}:") else None
         uploads: list[dict[str, Any]] = []
         try:
             for img in message.images:
                 data = await self._read_artifact(img.artifact)
-                title = f"#{img.number}" + (f" {img.caption}" if img.caption else "")
+                title = img.caption or f"#{img.number}"
                 uploads.append({"file": data, "filename": f"{img.number}.png", "title": title[:250]})
-            await self.client.files_upload_v2(
-                file_uploads=uploads, channel=thread.channel_id, thread_ts=thread.thread_id
-            )
+            async with rate_limits("files upload"):
+                resp = await self.client.files_upload_v2(
+                    file_uploads=uploads, channel=thread.channel_id, thread_ts=thread.thread_id
+                )
         except (SlackApiError, OSError, KeyError, ValueError) as exc:
-            log.warning(
-                "uploading %d images for campaign %s failed: %s",
-                len(message.images),
-                message.campaign_id,
-                type(exc).__name__,
-            )
+            log_upload_failure(message, exc)
+            return None
+        file_ids = [str(f["id"]) for f in resp.get("files") or [] if f.get("id")]
+        shown_in = await self._shared_in(thread, file_ids[0]) if file_ids else None
+        await log.record(FILES_PART, shown_in or "1")
+        return shown_in
+
+    async def _shared_in(self, thread: ThreadRef, file_id: str) -> str | None:
+        """The message id of the thread message that shows ``file_id`` (files.info ``shares``)."""
+        wait = SHARE_LOOKUP_WAIT
+        for attempt in range(SHARE_LOOKUPS):
+            try:
+                async with rate_limits("files.info"):
+                    info = await self.client.files_info(file=file_id)
+            except SlackApiError as exc:
+                logger.info(
+                    "files.info failed (%s); the pictures are not a vote target", exc.response.get("error")
+                )
+                return None
+            shares = (info.get("file") or {}).get("shares") or {}
+            for visibility in ("public", "private"):
+                for share in (shares.get(visibility) or {}).get(thread.channel_id) or []:
+                    if str(share.get("thread_ts") or "") == thread.thread_id and share.get("ts"):
+                        return message_id(thread.channel_id, str(share["ts"]))
+            if attempt < SHARE_LOOKUPS - 1:
+                await asyncio.sleep(wait)
+                wait *= 2
+        logger.info("Slack did not say where file %s was shared; the pictures are not a vote target", file_id)
+        return None
 
     async def _read_artifact(self, key: str) -> bytes:
         if self.read_artifact is None:
             raise KeyError(key)
         return await asyncio.to_thread(self.read_artifact, key)
 
-    async def _status_ts(self, campaign_id: str) -> str | None:
-        if self.redis is None:
-            return self._status_local.get(campaign_id)
-        raw = await self.redis.get(keys.status_message(PLATFORM, campaign_id))
-        return as_str(raw) if raw is not None else None
 
-    async def _forget_status(self, campaign_id: str) -> None:
-        self._status_text.pop(campaign_id, None)
-        if self.redis is None:
-            self._status_local.pop(campaign_id, None)
-        else:
-            await self.redis.delete(keys.status_message(PLATFORM, campaign_id))
+def log_upload_failure(message: Message, exc: Exception) -> None:
+    logger.warning(
+        "uploading %d images for campaign %s failed: %s",
+        len(message.images),
+        message.campaign_id,
+        type(exc).__name__,
+    )
 
-    async def _claim_status(self, campaign_id: str, ts: str) -> str | None:
-        """Record ``ts`` as the status message unless one is recorded; returns the recorded one."""
-        if self.redis is None:
-            return self._status_local.setdefault(campaign_id, ts)
-        key = keys.status_message(PLATFORM, campaign_id)
-        if await self.redis.set(key, ts, nx=True, ex=self.status_ttl_seconds):
-            return ts
-        raw = await self.redis.get(key)
-        await self.redis.expire(key, self.status_ttl_seconds)
-        return as_str(raw) if raw is not None else None
+
+def _status_text(text: str) -> str:
+    return mrkdwn(text)[:MAX_FALLBACK_TEXT] or "\u200b"
+
+
+def _section(text: str, block_id: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_SECTION_TEXT]}}
+    if block_id is not None:
+        block["block_id"] = block_id
+    return block
 
 
 def _button(button: Button) -> dict[str, Any]:
@@ -289,28 +345,12 @@ def _rows(buttons: list[Button], prefix: str) -> list[dict[str, Any]]:
     ]
 
 
-def grid_blocks(message: Message) -> list[dict[str, Any]]:
-    """The Block Kit listing of a grid: the text, each number with its caption and its buttons."""
-    by_number: dict[int, list[Button]] = {}
-    loose: list[Button] = []
-    for b in message.buttons:
-        parsed = parse_action_id(b.action_id)
-        if parsed is not None and any(img.number == parsed[2] for img in message.images):
-            by_number.setdefault(parsed[2], []).append(b)
-        else:
-            loose.append(b)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(message.text)[:MAX_SECTION_TEXT]}}
-    ]
+def listing_blocks(message: Message) -> list[dict[str, Any]]:
+    """The Block Kit listing under a message's text: each image's caption and its buttons, then the
+    message's other buttons."""
+    blocks: list[dict[str, Any]] = []
     for img in message.images:
-        caption = f"*#{img.number}*" + (f"  {escape(img.caption)}" if img.caption else "")
-        blocks.append(
-            {
-                "type": "section",
-                "block_id": f"cand-{img.number}",
-                "text": {"type": "mrkdwn", "text": caption[:MAX_SECTION_TEXT]},
-            }
-        )
-        blocks += _rows(by_number.get(img.number, []), f"act-{img.number}")
-    blocks += _rows(loose, "act")
-    return blocks[:MAX_BLOCKS]
+        blocks.append(_section(f"*{escape(img.caption or f'#{img.number}')}*", f"cand-{img.number}"))
+        blocks += _rows(img.buttons, f"act-{img.number}")
+    blocks += _rows(message.buttons, "act")
+    return blocks

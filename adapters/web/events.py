@@ -1,4 +1,4 @@
-"""Server-sent events hub: every open playground page gets new messages, edits and vote changes live.
+"""Server-sent events: every open playground page gets new messages, edits and vote changes live.
 
 Each subscriber has a bounded queue. A page that falls too far behind is dropped (its stream ends); the
 browser's EventSource reconnects and the page reloads what it shows, so nothing is lost for it.
@@ -7,10 +7,13 @@ browser's EventSource reconnects and the page reloads what it shows, so nothing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from aiohttp import web
 
 QUEUE_LIMIT = 256
 
@@ -84,3 +87,18 @@ class EventHub:
                 yield f"event: {event}\ndata: {payload}\n\n".encode()
         finally:
             self.unsubscribe(sub)
+
+
+async def stream_response(hub: EventHub, request: web.Request) -> web.StreamResponse:
+    """``GET /api/events?user=<id>``: the event stream of one page."""
+    sub = hub.subscribe(request.query.get("user", ""))
+    resp = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+    await resp.prepare(request)
+    with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+        await resp.write(b"retry: 2000\nevent: hello\ndata: {}\n\n")
+        async for frame in hub.stream(sub):
+            await resp.write(frame)
+    hub.unsubscribe(sub)
+    return resp

@@ -1,101 +1,41 @@
 """The web playground as a chat platform: channels, threads, messages and reactions.
 
 Discord and Slack keep their own message history; the playground is its own platform, so this module
-plays that part. State is kept in memory and written to one JSON file under the data directory (about
-once a second while it changes, and on shutdown), so a restarted ``draftloop up`` shows the same
-channels and threads. Campaign state never lives here: it is in Redis, behind the service. Losing the
-file loses only the chat history of the playground, not a campaign.
-
-``WebPresenter`` implements ``bot.ports.Presenter`` for the platform ``"web"``.
+plays that part over the state in ``adapters.web.history``. ``WebPresenter`` implements
+``bot.ports.Presenter`` for the platform ``"web"``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 import secrets
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
-
 from adapters.web.events import EventHub
-from bot.core.messages import Message, MessageKind
+from adapters.web.history import (
+    BOT_AUTHOR,
+    WebButton,
+    WebChannel,
+    WebImage,
+    WebMessage,
+    WebThread,
+    load_state,
+    write_state,
+)
+from bot.core.messages import Button, Message, MessageKind
 from bot.core.model import ThreadRef
-from bot.ports import Acting, ActingScope
-
-log = logging.getLogger(__name__)
+from bot.ports import Acting, ActingScope, EditBudget, MessageGone, PostLog
 
 PLATFORM = "web"
-BOT_AUTHOR = "draftloop"
 DEFAULT_CHANNELS: tuple[tuple[str, str, str], ...] = (
     ("general", "general", "Anything goes: type /draft <prompt> to start a campaign"),
     ("marketing", "marketing", "Campaign visuals for launches and ads"),
 )
 MAX_MESSAGES_PER_LOG = 1000
-STATE_VERSION = 1
-
-
-class WebImage(BaseModel):
-    number: int
-    artifact: str
-    caption: str = ""
-    width: int = 0
-    height: int = 0
-
-
-class WebButton(BaseModel):
-    label: str
-    action_id: str
-
-
-class WebMessage(BaseModel):
-    id: str
-    channel_id: str
-    thread_id: str | None = None  # None: a channel-level message
-    kind: str  # MessageKind values, plus "user" (what a person typed) and "thread" (a thread's root)
-    author: str = BOT_AUTHOR
-    text: str = ""
-    images: list[WebImage] = Field(default_factory=list)
-    # emoji -> ids of the people who reacted, in the order the bot seeded them (its own never count)
-    reactions: dict[str, list[str]] = Field(default_factory=dict)
-    buttons: list[WebButton] = Field(default_factory=list)
-    round_no: int | None = None
-    campaign_id: str = ""
-    visible_to: str | None = None  # set: an ephemeral message only this user sees
-    link_thread: str | None = None  # a thread's root message points at the thread
-    attachments: list[str] = Field(default_factory=list)
-    at: float = 0.0
-    edited_at: float | None = None
-
-
-class WebThread(BaseModel):
-    id: str
-    channel_id: str
-    title: str
-    created_at: float
-    created_by: str = BOT_AUTHOR
-    root_message_id: str | None = None
-    campaign_id: str = ""
-
-
-class WebChannel(BaseModel):
-    id: str
-    name: str
-    topic: str = ""
-
-
-class PlaygroundState(BaseModel):
-    version: int = STATE_VERSION
-    channels: dict[str, WebChannel] = Field(default_factory=dict)
-    threads: dict[str, WebThread] = Field(default_factory=dict)
-    messages: dict[str, WebMessage] = Field(default_factory=dict)
-    logs: dict[str, list[str]] = Field(default_factory=dict)  # location -> message ids, oldest first
-    statuses: dict[str, str] = Field(default_factory=dict)  # "thread:campaign" -> message id
-
+REPLY_KIND = "reply"  # the bot's answer to the one person who acted
+MESSAGE_PART = "message"  # the one part of a post (see bot.ports.PostLog)
 
 _acting = ActingScope("draftloop_web_acting")
 
@@ -113,79 +53,56 @@ def message_json(msg: WebMessage) -> dict[str, Any]:
     return data
 
 
+def _buttons(buttons: list[Button]) -> list[WebButton]:
+    return [WebButton(label=b.label, action_id=b.action_id) for b in buttons]
+
+
 class WebPresenter:
     """The playground's channels, threads and message log; the service posts through it."""
 
     platform: str = PLATFORM
+    edit_budget = EditBudget(edits=10, per_seconds=1.0, scope="thread")  # the page has no limit of its own
 
     def __init__(self, state_path: Path | None = None, hub: EventHub | None = None) -> None:
         self.state_path = Path(state_path) if state_path is not None else None
         self.hub = hub or EventHub()
-        self.state = self._load()
+        self.state = load_state(self.state_path)
         for cid, name, topic in DEFAULT_CHANNELS:
             self.state.channels.setdefault(cid, WebChannel(id=cid, name=name, topic=topic))
         self._dirty = False
 
     # --- persistence ---------------------------------------------------------------------------------
 
-    def _load(self) -> PlaygroundState:
-        if self.state_path is None or not self.state_path.exists():
-            return PlaygroundState()
-        try:
-            state = PlaygroundState.model_validate_json(self.state_path.read_bytes())
-        except (OSError, ValidationError, ValueError) as exc:
-            backup = self.state_path.with_suffix(".unreadable.json")
-            log.warning(
-                "playground history %s is unreadable (%s); starting fresh, kept it as %s",
-                self.state_path,
-                exc,
-                backup,
-            )
-            with contextlib.suppress(OSError):
-                os.replace(self.state_path, backup)
-            return PlaygroundState()
-        return state
-
     @property
     def dirty(self) -> bool:
         return self._dirty
 
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
     def snapshot(self) -> bytes:
-        """The history as JSON; taken on the event loop, so no post changes it half-way."""
+        """The history as JSON, marked saved; call ``mark_dirty`` again if writing it fails."""
+        data = self.state.model_dump_json().encode()
         self._dirty = False
-        return self.state.model_dump_json().encode()
+        return data
 
     def save(self) -> None:
         """Write the history file atomically (no-op without a state path)."""
         self.write(self.snapshot())
 
     def write(self, data: bytes) -> None:
-        """Write a snapshot; safe to run in a worker thread."""
-        if self.state_path is None:
-            return
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".playground-", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, self.state_path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-
-    def _touch(self) -> None:
-        self._dirty = True
+        if self.state_path is not None:
+            write_state(self.state_path, data)
 
     # --- who is acting ------------------------------------------------------------------------------
 
     def acting(self, user: str) -> contextlib.AbstractContextManager[Acting]:
-        """Within this block, ephemeral posts go to ``user`` and opened threads are recorded."""
+        """Within this block, threads opened are recorded as opened by ``user``."""
         return _acting.enter(user)
 
     # --- the Presenter protocol ---------------------------------------------------------------------
 
-    async def open_thread(self, channel_id: str, title: str, source_message_id: str | None) -> ThreadRef:
+    async def open_thread(self, channel_id: str, title: str) -> ThreadRef:
         act = _acting.get()
         channel = self.ensure_channel(channel_id)
         thread = WebThread(
@@ -214,55 +131,71 @@ class WebPresenter:
             act.opened.append(ref)
         return ref
 
-    async def post(self, thread: ThreadRef, message: Message) -> str:
+    async def post(self, thread: ThreadRef, message: Message, log: PostLog) -> str:
+        """One message carries the text, the images and the reactions, so it is the post's one part."""
+        shown = await log.done(MESSAGE_PART)
+        if shown is not None and shown in self.state.messages:
+            return shown
         rec = self._thread_for(thread, message.campaign_id)
-        act = _acting.get()
-        private = message.ephemeral or message.kind is MessageKind.ERROR
         msg = WebMessage(
             id=self._new_id(),
             channel_id=rec.channel_id,
             thread_id=rec.id,
             kind=message.kind.value,
             text=message.text,
-            images=[WebImage(**img.model_dump()) for img in message.images],
+            images=[
+                WebImage(
+                    number=img.number,
+                    artifact=img.artifact,
+                    caption=img.caption,
+                    width=img.width,
+                    height=img.height,
+                    buttons=_buttons(img.buttons),
+                )
+                for img in message.images
+            ],
             reactions={emoji: [] for emoji in message.reactions},
-            buttons=[WebButton(label=b.label, action_id=b.action_id) for b in message.buttons],
+            buttons=_buttons(message.buttons),
             round_no=message.round_no,
             campaign_id=message.campaign_id,
-            visible_to=act.user if (private and act is not None) else None,
+            at=time.time(),
+        )
+        self._append(msg)
+        await log.record(MESSAGE_PART, msg.id)
+        if message.round_no is not None:
+            await log.vote_target(msg.id)
+        return msg.id
+
+    async def post_status(self, thread: ThreadRef, text: str) -> str:
+        rec = self._thread_for(thread, "")
+        msg = WebMessage(
+            id=self._new_id(),
+            channel_id=rec.channel_id,
+            thread_id=rec.id,
+            kind=MessageKind.STATUS.value,
+            text=text,
+            campaign_id=rec.campaign_id,
             at=time.time(),
         )
         self._append(msg)
         return msg.id
 
-    async def update_status(self, thread: ThreadRef, campaign_id: str, text: str) -> None:
-        rec = self._thread_for(thread, campaign_id)
-        key = f"{rec.id}:{campaign_id}"
-        existing = self.state.messages.get(self.state.statuses.get(key, ""))
-        if existing is None:
-            msg = WebMessage(
-                id=self._new_id(),
-                channel_id=rec.channel_id,
-                thread_id=rec.id,
-                kind=MessageKind.STATUS.value,
-                text=text,
-                campaign_id=campaign_id,
-                at=time.time(),
-            )
-            self.state.statuses[key] = msg.id
-            self._append(msg)
-            return
+    async def edit_status(self, thread: ThreadRef, message_id: str, text: str) -> None:
+        existing = self.state.messages.get(message_id)
+        if existing is None or existing.thread_id != thread.thread_id:
+            raise MessageGone(f"no status message {message_id} in thread {thread.thread_id}")
         if existing.text == text:
             return
         existing.text = text
         existing.edited_at = time.time()
-        self._touch()
-        self.hub.publish("message", message_json(existing))
+        self.mark_dirty()
+        self.hub.publish("message", message_json(existing), visible_to=existing.visible_to)
 
     # --- what people do -----------------------------------------------------------------------------
 
     def add_user_message(
         self,
+        message_id: str | None,
         channel_id: str,
         thread_id: str | None,
         user: str,
@@ -270,9 +203,10 @@ class WebPresenter:
         attachments: list[str],
         visible_to: str | None,
     ) -> WebMessage:
+        """What a person typed; a message with ``message_id`` already shown is shown once, where it is now."""
         return self._append(
             WebMessage(
-                id=self._new_id(),
+                id=message_id or self._new_id(),
                 channel_id=channel_id,
                 thread_id=thread_id,
                 kind="user",
@@ -291,7 +225,7 @@ class WebPresenter:
                 id=self._new_id(),
                 channel_id=channel_id,
                 thread_id=thread_id,
-                kind=MessageKind.ERROR.value,
+                kind=REPLY_KIND,
                 text=text,
                 visible_to=user,
                 at=time.time(),
@@ -299,7 +233,7 @@ class WebPresenter:
         )
 
     def set_reaction(self, message_id: str, emoji: str, user: str, added: bool) -> bool:
-        """Add or remove one person's reaction; returns whether anything changed."""
+        """Show or take back one person's reaction; returns whether anything changed."""
         msg = self.state.messages[message_id]
         users = msg.reactions.setdefault(emoji, [])
         if added == (user in users):
@@ -308,7 +242,7 @@ class WebPresenter:
             users.append(user)
         else:
             users.remove(user)
-        self._touch()
+        self.mark_dirty()
         self.hub.publish(
             "reactions",
             {"id": msg.id, "reactions": message_json(msg)["reactions"]},
@@ -321,9 +255,31 @@ class WebPresenter:
         if channel is None:
             channel = WebChannel(id=channel_id, name=name or channel_id)
             self.state.channels[channel_id] = channel
-            self._touch()
+            self.mark_dirty()
             self.hub.publish("channel", channel.model_dump())
         return channel
+
+    def set_thread_source(self, thread_id: str, message_id: str) -> None:
+        """Record the typed message that opened a thread (a platform's "thread started from")."""
+        thread = self.state.threads.get(thread_id)
+        if thread is not None and thread.source_message_id != message_id:
+            thread.source_message_id = message_id
+            self.mark_dirty()
+
+    def drop_empty_thread(self, thread_id: str) -> bool:
+        """Take back a thread nothing was posted in (the command that opened it failed)."""
+        thread = self.state.threads.get(thread_id)
+        if thread is None or self.state.logs.get(location(thread.channel_id, thread_id)):
+            return False
+        del self.state.threads[thread_id]
+        self.state.logs.pop(location(thread.channel_id, thread_id), None)
+        if thread.root_message_id is not None:
+            root = self.state.messages.pop(thread.root_message_id, None)
+            if root is not None:
+                self._unlink(root)
+        self.mark_dirty()
+        self.hub.publish("channel", self.state.channels[thread.channel_id].model_dump())
+        return True
 
     # --- reading --------------------------------------------------------------------------------------
 
@@ -332,6 +288,12 @@ class WebPresenter:
 
     def thread(self, thread_id: str) -> WebThread | None:
         return self.state.threads.get(thread_id)
+
+    def thread_opened_by(self, message_id: str) -> WebThread | None:
+        for thread in self.state.threads.values():
+            if thread.source_message_id == message_id:
+                return thread
+        return None
 
     def threads_in(self, channel_id: str) -> list[WebThread]:
         found = [t for t in self.state.threads.values() if t.channel_id == channel_id]
@@ -353,7 +315,15 @@ class WebPresenter:
     def _new_id(self) -> str:
         return "m" + secrets.token_hex(6)
 
+    def _unlink(self, msg: WebMessage) -> None:
+        ids = self.state.logs.get(location(msg.channel_id, msg.thread_id), [])
+        if msg.id in ids:
+            ids.remove(msg.id)
+
     def _append(self, msg: WebMessage) -> WebMessage:
+        previous = self.state.messages.get(msg.id)
+        if previous is not None:
+            self._unlink(previous)
         self.state.messages[msg.id] = msg
         log_ids = self.state.logs.setdefault(location(msg.channel_id, msg.thread_id), [])
         log_ids.append(msg.id)
@@ -361,7 +331,7 @@ class WebPresenter:
             for old in log_ids[:-MAX_MESSAGES_PER_LOG]:
                 self.state.messages.pop(old, None)
             del log_ids[:-MAX_MESSAGES_PER_LOG]
-        self._touch()
+        self.mark_dirty()
         self.hub.publish("message", message_json(msg), visible_to=msg.visible_to)
         return msg
 
@@ -377,10 +347,10 @@ class WebPresenter:
                 created_at=time.time(),
             )
             self.state.threads[rec.id] = rec
-            self._touch()
+            self.mark_dirty()
             self.hub.publish("thread", self.thread_json(rec))
         if campaign_id and rec.campaign_id != campaign_id:
             rec.campaign_id = campaign_id
-            self._touch()
+            self.mark_dirty()
             self.hub.publish("thread", self.thread_json(rec))
         return rec

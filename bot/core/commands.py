@@ -15,6 +15,12 @@ class _Cmd(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class _CampaignCmd(_Cmd):
+    """A command about one campaign: typed in its thread, or in a channel with ``--campaign``."""
+
+    campaign: str | None = None  # in a channel: the campaign's short id or words of its title
+
+
 class Draft(_Cmd):
     """/draft <prompt> [flags]: opens a campaign thread, or starts a new round inside one."""
 
@@ -41,29 +47,29 @@ class Draft(_Cmd):
     top: int | None = None
 
 
-class Vary(_Cmd):
+class Vary(_CampaignCmd):
     name: Literal["vary"] = "vary"
     number: int
     strength: Literal["subtle", "strong"] = "subtle"
 
 
-class Reroll(_Cmd):
+class Reroll(_CampaignCmd):
     name: Literal["reroll"] = "reroll"
 
 
-class Select(_Cmd):
+class Select(_CampaignCmd):
     name: Literal["select"] = "select"
     numbers: tuple[int, ...]
 
 
-class Refine(_Cmd):
+class Refine(_CampaignCmd):
     name: Literal["refine"] = "refine"
     number: int | None = None
     aspect: tuple[int, int] | None = None
     preset: PresetName | None = None
 
 
-class Inpaint(_Cmd):
+class Inpaint(_CampaignCmd):
     name: Literal["inpaint"] = "inpaint"
     number: int
     prompt: str
@@ -72,38 +78,38 @@ class Inpaint(_Cmd):
     mask: str | None = None  # an uploaded mask image (attachment name, URL or artifact key)
 
 
-class Outpaint(_Cmd):
+class Outpaint(_CampaignCmd):
     name: Literal["outpaint"] = "outpaint"
     number: int
     zoom: float | None = None
     pan: Literal["left", "right", "up", "down"] | None = None
 
 
-class Upscale(_Cmd):
+class Upscale(_CampaignCmd):
     name: Literal["upscale"] = "upscale"
     number: int
     scale: Literal[2, 4] = 4
     faces: bool = False
 
 
-class Faces(_Cmd):
+class Faces(_CampaignCmd):
     name: Literal["faces"] = "faces"
     number: int
 
 
-class Status(_Cmd):
+class Status(_CampaignCmd):
     name: Literal["status"] = "status"
 
 
-class Cost(_Cmd):
+class Cost(_CampaignCmd):
     name: Literal["cost"] = "cost"
 
 
-class Cancel(_Cmd):
+class Cancel(_CampaignCmd):
     name: Literal["cancel"] = "cancel"
 
 
-class SettingsCmd(_Cmd):
+class SettingsCmd(_CampaignCmd):
     """/settings [budget 120s|10m|none] [quorum N] [vote 30m] [top K] [n N] [ar W:H] [preset P]"""
 
     name: Literal["settings"] = "settings"

@@ -22,6 +22,13 @@ class CommandEvent(BaseModel):
     thread: ThreadRef | None = None
     # The engine lane for the jobs the command starts: "scheduled" for a /draft fired by a schedule.
     lane: Literal["interactive", "scheduled"] = "interactive"
+    # Where it was typed: the campaign's thread (or a button in it), or a channel (``--campaign``).
+    # A /draft that opens a new campaign is typed in the channel.
+    place: Literal["thread", "channel"] = "thread"
+
+    @property
+    def typed_in(self) -> Literal["thread", "channel"]:
+        return "channel" if self.thread is not None else self.place
 
 
 class ResultEvent(BaseModel):

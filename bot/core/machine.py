@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.core import render
+from bot.core import phrasing, render
 from bot.core.commands import (
     Cancel,
     Command,
@@ -90,6 +90,18 @@ def new_campaign(campaign_id: str, thread: ThreadRef, owner: User, now: float) -
 
 
 def apply(campaign: Campaign, event: Event, now: float) -> tuple[Campaign, list[Effect]]:
+    """The campaign after ``event`` and what to do about it, every text phrased for its platform."""
+    new, effects = _apply(campaign, event, now)
+    platform = campaign.thread.platform
+    thread = phrasing.for_thread(platform)
+    replies = thread
+    if isinstance(event, CommandEvent) and event.typed_in == "channel":
+        ref = None if event.thread is not None else phrasing.short_id(campaign.id)
+        replies = phrasing.for_channel(platform, ref)
+    return new, phrasing.phrased(effects, thread, replies)
+
+
+def _apply(campaign: Campaign, event: Event, now: float) -> tuple[Campaign, list[Effect]]:
     if isinstance(event, CommandEvent):
         return _apply_command(campaign, event.command, event.user, now)
     work = campaign.model_copy(deep=True)

@@ -13,16 +13,6 @@ class MessageKind(enum.StrEnum):
     TEXT = "text"
     GRID = "grid"  # candidates to vote on or act on
     STATUS = "status"  # the one status line an adapter edits in place
-    ERROR = "error"  # shown only to the person who acted
-
-
-class GridImage(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    number: int  # campaign-wide candidate number
-    artifact: str
-    caption: str = ""  # seed, preset, parent
-    width: int = 0
-    height: int = 0
 
 
 class Button(BaseModel):
@@ -33,6 +23,16 @@ class Button(BaseModel):
     action_id: str
 
 
+class GridImage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    number: int  # campaign-wide candidate number
+    artifact: str
+    caption: str = ""  # the finished caption, starting with "#<number>": presenters show it verbatim
+    width: int = 0
+    height: int = 0
+    buttons: list[Button] = Field(default_factory=list)  # the actions on this image, in order
+
+
 class Message(BaseModel):
     model_config = ConfigDict(frozen=True)
     kind: MessageKind
@@ -40,6 +40,5 @@ class Message(BaseModel):
     text: str
     images: list[GridImage] = Field(default_factory=list)
     reactions: list[str] = Field(default_factory=list)  # to seed under the message, in order
-    buttons: list[Button] = Field(default_factory=list)
+    buttons: list[Button] = Field(default_factory=list)  # actions not tied to one image
     round_no: int | None = None  # set on a voting grid: reactions on it are votes on this round
-    ephemeral: bool = False

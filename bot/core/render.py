@@ -42,20 +42,39 @@ NOT_STARTED_TEXT = "This campaign hasn't started: begin with /draft <prompt>."
 
 
 def caption(cand: Candidate) -> str:
+    """The finished caption of a candidate, ``#<number> · seed <seed> · <what it is>``."""
     word = _KIND_WORD[cand.stage]
     if cand.parent is not None and cand.stage is not JobKind.DRAFT:
         word = f"{word} from #{cand.parent}"
     return f"#{cand.number} · seed {cand.seed} · {word}"
 
 
-def _image(cand: Candidate) -> GridImage:
+def _image(cand: Candidate, buttons: list[Button] | None = None) -> GridImage:
     return GridImage(
         number=cand.number,
         artifact=cand.artifact,
         caption=caption(cand),
         width=cand.width,
         height=cand.height,
+        buttons=buttons or [],
     )
+
+
+def _voting_buttons(campaign_id: str, n: int) -> list[Button]:
+    return [
+        Button(label=f"V{n} subtle", action_id=action_id("vary", campaign_id, n, "subtle")),
+        Button(label=f"Refine {n}", action_id=action_id("refine", campaign_id, n)),
+        Button(label=f"Upscale {n}", action_id=action_id("upscale", campaign_id, n)),
+    ]
+
+
+def _edit_buttons(campaign_id: str, n: int) -> list[Button]:
+    return [
+        Button(label=f"Upscale {n} ×4", action_id=action_id("upscale", campaign_id, n, "4")),
+        Button(label=f"Faces {n}", action_id=action_id("faces", campaign_id, n)),
+        Button(label=f"Zoom out {n}", action_id=action_id("outpaint", campaign_id, n, "1.5")),
+        Button(label=f"Vary {n}", action_id=action_id("vary", campaign_id, n)),
+    ]
 
 
 def text(campaign: Campaign, body: str) -> Message:
@@ -64,14 +83,6 @@ def text(campaign: Campaign, body: str) -> Message:
 
 def voting_grid(campaign: Campaign, rnd: Round) -> Message:
     cands = [campaign.candidates[n] for n in rnd.candidates]
-    buttons: list[Button] = []
-    for cand in cands:
-        n = cand.number
-        buttons += [
-            Button(label=f"V{n} subtle", action_id=action_id("vary", campaign.id, n, "subtle")),
-            Button(label=f"Refine {n}", action_id=action_id("refine", campaign.id, n)),
-            Button(label=f"Upscale {n}", action_id=action_id("upscale", campaign.id, n)),
-        ]
     what = "variations" if rnd.kind == "variation" else "drafts"
     body = (
         f"Round {rnd.number}: {len(cands)} {what} of “{cands[0].prompt if cands else ''}”. "
@@ -81,29 +92,18 @@ def voting_grid(campaign: Campaign, rnd: Round) -> Message:
         kind=MessageKind.GRID,
         campaign_id=campaign.id,
         text=body,
-        images=[_image(c) for c in cands],
+        images=[_image(c, _voting_buttons(campaign.id, c.number)) for c in cands],
         reactions=list(NUMBER_EMOJI[: min(len(cands), len(NUMBER_EMOJI))]),
-        buttons=buttons,
         round_no=rnd.number,
     )
 
 
 def edit_grid(campaign: Campaign, cands: list[Candidate], body: str) -> Message:
-    buttons: list[Button] = []
-    for cand in cands:
-        n = cand.number
-        buttons += [
-            Button(label=f"Upscale {n} ×4", action_id=action_id("upscale", campaign.id, n, "4")),
-            Button(label=f"Faces {n}", action_id=action_id("faces", campaign.id, n)),
-            Button(label=f"Zoom out {n}", action_id=action_id("outpaint", campaign.id, n, "1.5")),
-            Button(label=f"Vary {n}", action_id=action_id("vary", campaign.id, n)),
-        ]
     return Message(
         kind=MessageKind.GRID,
         campaign_id=campaign.id,
         text=body,
-        images=[_image(c) for c in cands],
-        buttons=buttons,
+        images=[_image(c, _edit_buttons(campaign.id, c.number)) for c in cands],
     )
 
 

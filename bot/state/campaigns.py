@@ -16,6 +16,7 @@ from bot.core.effects import Effect
 from bot.core.model import Campaign, ThreadRef
 from bot.state import keys, outbox, retention
 from bot.state.codec import as_str
+from bot.state.live_index import LiveIndex, is_live
 
 T = TypeVar("T")
 
@@ -40,6 +41,9 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX') == false then return 0 end
 if #ARGV > 1 then redis.call('HSET', KEYS[2], unpack(ARGV, 2)) end
 return 1
 """
+
+# what a channel listing or a channel's /status reads, however long the channel's history
+NEWEST_IN_CHANNEL = 25
 
 EffectsOf = Callable[[T], Sequence[Effect]]
 
@@ -70,6 +74,7 @@ class CampaignStore:
         self._cas = redis.register_script(_CAS)
         self._create = redis.register_script(_CREATE)
         self.outbox = outbox.OutboxStore(redis)
+        self.live = LiveIndex(redis)
 
     async def load(self, campaign_id: str) -> Campaign | None:
         raw = await self.redis.get(keys.campaign(campaign_id))
@@ -98,6 +103,7 @@ class CampaignStore:
             pipe.set(keys.thread(t.platform, t.channel_id, t.thread_id), campaign.id)
             pipe.zadd(keys.channel(t.platform, t.channel_id), {campaign.id: campaign.created_at})
             await pipe.execute()
+        await self.live.note(None, campaign)
 
     async def update(
         self, campaign_id: str, fn: Callable[[Campaign], tuple[Campaign, T]]
@@ -140,6 +146,8 @@ class CampaignStore:
             if status == -1:
                 raise CampaignNotFound(campaign_id)
             if status == 1:
+                if is_live(old) != is_live(new):
+                    await self.live.note(old, new)
                 if finished:
                     await retention.expire_owned(self.redis, new, self.retention_seconds)
                 elif retention.is_finished(old):
@@ -155,12 +163,42 @@ class CampaignStore:
         campaign_id = await self.id_for_thread(thread)
         return None if campaign_id is None else await self.load(campaign_id)
 
-    async def in_channel(self, platform: str, channel_id: str) -> list[Campaign]:
-        """The channel's campaigns, newest first; ids whose document expired are dropped from the index."""
+    async def in_channel(self, platform: str, channel_id: str, limit: int | None = None) -> list[Campaign]:
+        """The channel's newest ``limit`` campaigns (all of them for None), newest first.
+
+        With a limit (``NEWEST_IN_CHANNEL`` for listings and /status) only that many documents are
+        read, through the channel's sorted set, so the cost does not grow with the channel's history.
+        Ids whose document expired are dropped from the index on the way.
+        """
         index = keys.channel(platform, channel_id)
-        ids = [as_str(m) for m in await self.redis.zrevrange(index, 0, -1)]
+        found: list[Campaign] = []
+        start = 0
+        while limit is None or len(found) < limit:
+            stop = -1 if limit is None else start + (limit - len(found)) - 1
+            ids = [as_str(m) for m in await self.redis.zrevrange(index, start, stop)]
+            if not ids:
+                break
+            loaded = await self.load_many(ids)
+            gone = [cid for cid, c in zip(ids, loaded, strict=True) if c is None]
+            if gone:
+                await self.redis.zrem(index, *gone)
+            found += [c for c in loaded if c is not None]
+            if limit is None:
+                break
+            start += len(ids) - len(gone)
+        return found
+
+    async def count_in_channel(self, platform: str, channel_id: str) -> int:
+        """How many campaigns the channel's index holds (expired ones count until a listing drops them)."""
+        return int(await self.redis.zcard(keys.channel(platform, channel_id)))
+
+    async def live_in_channel(self, platform: str, channel_id: str) -> list[Campaign]:
+        """The channel's campaigns that are neither cancelled nor failed, newest first, read through the
+        live index: the cost follows the live campaigns, not the channel's history."""
+        if not await self.live.is_built(platform, channel_id):
+            await self.live.rebuild(platform, channel_id, await self.in_channel(platform, channel_id))
+        ids = await self.live.ids(platform, channel_id)
         loaded = await self.load_many(ids)
-        gone = [cid for cid, c in zip(ids, loaded, strict=True) if c is None]
-        if gone:
-            await self.redis.zrem(index, *gone)
-        return [c for c in loaded if c is not None]
+        stale = [cid for cid, c in zip(ids, loaded, strict=True) if c is None or not is_live(c)]
+        await self.live.drop(platform, channel_id, stale)
+        return [c for c in loaded if c is not None and is_live(c)]

@@ -1,4 +1,5 @@
-"""Every Redis key name the bot uses. Engine-owned names (streams, cancel keys) live in engine.api."""
+"""Every Redis key name the bot uses. Engine-owned names (streams, worker heartbeats, counters, cancel
+keys) live in engine.api and engine.queue."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ def thread(platform: str, channel_id: str, thread_id: str) -> str:
 def channel(platform: str, channel_id: str) -> str:
     """Sorted set of campaign ids in a channel, by creation time."""
     return f"{PREFIX}:channel:{platform}:{channel_id}"
+
+
+def live_campaigns(platform: str, channel_id: str) -> str:
+    """Sorted set of a channel's campaigns that are not cancelled or failed, by creation time."""
+    return f"{PREFIX}:live:{platform}:{channel_id}"
+
+
+def live_campaigns_built(platform: str, channel_id: str) -> str:
+    """Set once the channel's live index has been built from its whole history."""
+    return f"{PREFIX}:live-built:{platform}:{channel_id}"
 
 
 def message(platform: str, message_id: str) -> str:
@@ -96,5 +107,28 @@ def channel_schedules(platform: str, channel_id: str) -> str:
 
 
 def status_message(platform: str, campaign_id: str) -> str:
-    """The platform message id of a campaign's status line, so it is edited in place from any replica."""
+    """Hash: the platform message id of a campaign's status line and the text it shows, so it is edited
+    in place from any replica."""
     return f"{PREFIX}:status:{platform}:{campaign_id}"
+
+
+def status_lease(platform: str, campaign_id: str) -> str:
+    """Held by the one replica posting a campaign's first status line."""
+    return lock(f"status:{platform}:{campaign_id}")
+
+
+def post_log(effect_id: str) -> str:
+    """Hash: the parts of one post already shown (part name -> platform id), so a retried post resumes
+    where it stopped instead of showing anything twice."""
+    return f"{PREFIX}:post:{effect_id}"
+
+
+def edit_pace(platform: str, campaign_id: str) -> str:
+    """Set (PX) after a campaign's status line is edited: progress edits wait until it expires, on every
+    replica."""
+    return f"{PREFIX}:pace:{platform}:{campaign_id}"
+
+
+def edit_budget(platform: str, scope: str) -> str:
+    """Sorted set of recent status edits on one platform scope (a workspace, a channel), by time."""
+    return f"{PREFIX}:budget:{platform}:{scope}"

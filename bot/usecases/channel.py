@@ -1,11 +1,21 @@
-"""Answers to commands typed in a channel (or a thread that holds no campaign)."""
+"""Commands typed in a channel (or a thread that holds no campaign).
+
+/help, and /status and /cost without ``--campaign``, answer for the whole channel. A command about one
+campaign acts on the campaign ``--campaign`` names (its short id or words of its title), or on the
+channel's only live campaign; otherwise it answers which campaigns it could mean. Every answer goes to
+the person who typed it, where they typed it.
+"""
 
 from __future__ import annotations
 
-from bot.core import ledger, render
+from bot.core import ledger, phrasing, render
 from bot.core.commands import Command, Cost, Help, Status
-from bot.core.grammar import help_text
-from bot.core.model import Campaign
+from bot.core.events import CommandEvent
+from bot.core.grammar import format_command, help_text
+from bot.core.model import TERMINAL_STAGES, Campaign, User
+from bot.core.phrasing import Phrasing
+from bot.usecases.context import UseCaseContext
+from bot.usecases.cycle import apply_event
 
 MAX_LISTED = 15
 _START = "Start one with `/draft <prompt>` in the channel: it opens a campaign thread."
@@ -14,6 +24,11 @@ _START = "Start one with `/draft <prompt>` in the channel: it opens a campaign t
 def title(campaign: Campaign, limit: int = 60) -> str:
     prompt = " ".join(campaign.settings.prompt.split()) or "(no prompt yet)"
     return prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
+
+
+def named(campaign: Campaign) -> str:
+    """How a listing names a campaign: its short id and title."""
+    return f"{phrasing.short_id(campaign.id)} “{title(campaign)}”"
 
 
 def _plural(count: int, word: str) -> str:
@@ -35,16 +50,19 @@ def _state(c: Campaign) -> str:
     return " · ".join(parts)
 
 
-def status_text(campaigns: list[Campaign]) -> str:
-    """The channel's campaigns, newest first: title, stage, round and the work in progress."""
+def status_text(campaigns: list[Campaign], phrase: Phrasing) -> str:
+    """The channel's campaigns, newest first: short id, title, stage, round and the work in progress."""
     if not campaigns:
         return f"There are no campaigns in this channel. {_START}"
     lines = [f"{_plural(len(campaigns), 'campaign')} in this channel, newest first:"]
     for c in campaigns[:MAX_LISTED]:
-        lines.append(f"• “{title(c)}”: {_state(c)}")
+        lines.append(f"• {named(c)}: {_state(c)}")
     if len(campaigns) > MAX_LISTED:
         lines.append(f"… and {len(campaigns) - MAX_LISTED} older.")
-    lines.append("Type /status in a campaign's thread for its details.")
+    if phrase.takes_campaign_flag:
+        lines.append("`/status --campaign <id>` shows one campaign's details.")
+    else:
+        lines.append("Type /status in a campaign's thread for its details.")
     return "\n".join(lines)
 
 
@@ -62,7 +80,7 @@ def cost_text(campaigns: list[Campaign]) -> str:
     spent.sort(key=lambda pair: pair[1].total_seconds, reverse=True)
     for c, s in spent[:MAX_LISTED]:
         lines.append(
-            f"• “{title(c)}”: {ledger.format_seconds(s.total_seconds)} on {_plural(s.total_images, 'image')}"
+            f"• {named(c)}: {ledger.format_seconds(s.total_seconds)} on {_plural(s.total_images, 'image')}"
         )
     if len(spent) > MAX_LISTED:
         lines.append(f"… and {len(spent) - MAX_LISTED} more.")
@@ -74,19 +92,73 @@ def cost_text(campaigns: list[Campaign]) -> str:
     return "\n".join(lines)
 
 
-def needs_thread_text(command: Command) -> str:
-    return f"/{command.name} works inside a campaign thread: type it there. {_START}"
+def no_live_text(command: Command) -> str:
+    return f"/{command.name} works on a campaign, and this channel has no live one. {_START}"
 
 
-def answer(command: Command, campaigns: list[Campaign] | None) -> str:
-    """``campaigns`` are the channel's, for /status and /cost."""
+def which_text(command: Command, candidates: list[Campaign], why: str, phrase: Phrasing) -> str:
+    """``why`` the command could mean any of ``candidates``, listed, and how to name one."""
+    how = "Name one with --campaign <id>" if phrase.takes_campaign_flag else "Type it in one's thread"
+    lines = [f"{why} {how}:"]
+    lines.extend(f"• {named(c)}: {c.stage.value.capitalize()}" for c in candidates[:MAX_LISTED])
+    if len(candidates) > MAX_LISTED:
+        lines.append(f"… and {len(candidates) - MAX_LISTED} more.")
+    if phrase.takes_campaign_flag:
+        example = command.model_copy(update={"campaign": phrasing.short_id(candidates[0].id)})
+        lines.append(f"Example: `{format_command(example)}`")
+    return "\n".join(lines)
+
+
+def no_match_text(command: Command, ref: str) -> str:
+    shown = ref if len(ref) <= 40 else ref[:40] + "…"
+    return (
+        f"No campaign in this channel matches {shown!r}: /status lists them with their ids. "
+        f"Usage: `/{command.name} ... --campaign <id or title words>`"
+    )
+
+
+def matching(campaigns: list[Campaign], ref: str) -> list[Campaign]:
+    """The campaigns ``ref`` names: by the start of the id, else by every word of it in the title."""
+    wanted = ref.strip().lower()
+    by_id = [c for c in campaigns if len(wanted) >= 4 and c.id.lower().startswith(wanted)]
+    if by_id:
+        return by_id
+    words = wanted.split()
+    by_title = [c for c in campaigns if words and all(w in c.settings.prompt.lower() for w in words)]
+    live = [c for c in by_title if c.stage not in TERMINAL_STAGES]
+    return live or by_title
+
+
+async def run(
+    ctx: UseCaseContext, platform: str, channel_id: str, user: User, command: Command, phrase: Phrasing
+) -> list[str]:
+    """A command typed in a channel; the replies for the person who typed it."""
     if isinstance(command, Help):
-        return help_text(command.topic)
-    if isinstance(command, Status):
-        return status_text(campaigns or [])
-    if isinstance(command, Cost):
-        return cost_text(campaigns or [])
-    return needs_thread_text(command)
-
-
-NEEDS_CAMPAIGNS: tuple[type, ...] = (Status, Cost)
+        return [phrase.text(help_text(command.topic))]
+    campaigns = await ctx.campaigns.in_channel(platform, channel_id)
+    ref = getattr(command, "campaign", None)
+    if ref is None and isinstance(command, Status):
+        return [phrase.text(status_text(campaigns, phrase))]
+    if ref is None and isinstance(command, Cost):
+        return [phrase.text(cost_text(campaigns))]
+    if ref is not None:
+        found = matching(campaigns, ref)
+        if not found:
+            return [phrase.text(no_match_text(command, ref))]
+        if len(found) > 1:
+            why = f"{_plural(len(found), 'campaign')} in this channel match {ref!r}."
+            return [phrase.text(which_text(command, found, why, phrase))]
+    else:
+        found = [c for c in campaigns if c.stage not in TERMINAL_STAGES]
+        if not found:
+            return [phrase.text(no_live_text(command))]
+        if len(found) > 1:
+            why = f"/{command.name} could mean any of this channel's {len(found)} live campaigns."
+            return [phrase.text(which_text(command, found, why, phrase))]
+    (target,) = found
+    event = CommandEvent(user=user, command=command, place="channel")
+    replies = await apply_event(ctx, target.id, event, user=user)
+    said = f"On {named(target)}:"
+    if not replies:
+        return [f"{said} done; its thread shows the rest."]
+    return [f"{said} {replies[0]}", *replies[1:]]

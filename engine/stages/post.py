@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
+from engine.catalog import PostSpec
 from engine.compat import install_functional_tensor_shim
-
-if TYPE_CHECKING:
-    from engine.registry import PostSpec
 
 
 class CappedDetector:

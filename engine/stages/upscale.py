@@ -1,9 +1,15 @@
-"""Upscale (Real-ESRGAN, tiled; optional GFPGAN face restore) and restore faces (GFPGAN)."""
+"""Upscale (Real-ESRGAN; optional GFPGAN face restore) and restore faces (GFPGAN).
+
+The upscaler runs in fp16 on CUDA (engine.stages.post). Tiles follow the device: on CUDA an input up to
+``CUDA_UNTILED_PIXELS`` is upscaled in one piece and larger ones in ``CUDA_TILE`` tiles; elsewhere the
+small tiles of the post-processing spec keep memory low.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import cv2
@@ -16,6 +22,26 @@ from engine.stages.common import image_output, load_rgb
 from engine.stages.post import face_boxes, set_upscale
 
 MAX_OUTPUT_PIXELS = 64_000_000
+CUDA_UNTILED_PIXELS = 2_100_000  # input pixels (about 1448 x 1448) upscaled without tiling on CUDA
+CUDA_TILE = 1024
+
+
+def tile_size(device_type: str, width: int, height: int, spec_tile: int) -> int:
+    """RealESRGANer's tile size (0: no tiling) for a ``width`` x ``height`` input on ``device_type``."""
+    if device_type != "cuda":
+        return spec_tile
+    return 0 if width * height <= CUDA_UNTILED_PIXELS else CUDA_TILE
+
+
+@contextlib.contextmanager
+def tiles_for(upscaler: Any, img: Image.Image) -> Iterator[None]:
+    """Run ``upscaler`` (a RealESRGANer) with the tile size for ``img`` on its device, then restore it."""
+    configured = upscaler.tile_size
+    upscaler.tile_size = tile_size(upscaler.device.type, img.width, img.height, configured)
+    try:
+        yield
+    finally:
+        upscaler.tile_size = configured
 
 
 def _bgr(img: Image.Image) -> np.ndarray:
@@ -42,7 +68,7 @@ def run_post(job: Job, ctx: RunContext, upscaler: Any, restorer: Any | None) -> 
             raise BadInput(f"Upscale by 2 or 4 (got {scale}).")
         if source.width * source.height * scale * scale > MAX_OUTPUT_PIXELS:
             raise BadInput(f"A {source.width}x{source.height} image is too large to upscale x{scale}.")
-        with quiet:
+        with quiet, tiles_for(upscaler, source):
             if restorer is not None:
                 set_upscale(restorer, scale, upscaler)
                 _, _, out = restorer.enhance(_bgr(source), paste_back=True)

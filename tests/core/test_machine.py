@@ -8,12 +8,13 @@ from collections.abc import Callable
 import pytest
 
 from bot.core import commands as cmds
+from bot.core import render
+from bot.core.buttons import action_id
 from bot.core.effects import CancelJobs, CloseVoting, Effect, Enqueue, OpenVoting, Post, Reply
 from bot.core.events import CloseRound, CommandEvent, ResultEvent
 from bot.core.grammar import help_text
 from bot.core.machine import apply, new_campaign
-from bot.core.buttons import action_id
-from bot.core.messages import NUMBER_EMOJI, MessageKind
+from bot.core.messages import NUMBER_EMOJI, Button, Message, MessageKind
 from bot.core.model import Campaign, Candidate, Stage, ThreadRef, User
 from engine.api import ImageOut, Job, JobKind, LoraSpec, Result
 
@@ -41,6 +42,11 @@ def jobs(effects: list[Effect]) -> list[Job]:
 
 def posts(effects: list[Effect]) -> list[Post]:
     return [e for e in effects if isinstance(e, Post)]
+
+
+def buttons(message: Message) -> list[Button]:
+    """Every button a message shows: its own and each image's."""
+    return message.buttons + [b for image in message.images for b in image.buttons]
 
 
 def result_for(job: Job, seconds: float = 2.0) -> Result:
@@ -339,8 +345,8 @@ def test_draft_results_open_voting_with_a_numbered_grid() -> None:
     (grid,) = [p.message for p in posts(effects)]
     assert grid.kind is MessageKind.GRID and grid.round_no == 1 and grid.reactions == list(NUMBER_EMOJI[:4])
     assert grid.images[0].caption == "#1 · seed 42 · draft"
-    assert action_id("vary", "c1", 3, "subtle") in {b.action_id for b in grid.buttons}
-    assert {b.label for b in grid.buttons} >= {"V1 subtle", "Refine 4", "Upscale 2"}
+    assert action_id("vary", "c1", 3, "subtle") in {b.action_id for b in buttons(grid)}
+    assert {b.label for b in buttons(grid)} >= {"V1 subtle", "Refine 4", "Upscale 2"}
     assert [c.candidates[n].device_seconds for n in c.rounds[0].candidates] == [0.5] * 4
 
 
@@ -513,6 +519,31 @@ def test_settings_need_authority_and_reach_the_open_vote() -> None:
 # --- the whole loop ------------------------------------------------------------------------
 
 
+def test_each_grid_image_carries_its_own_buttons_and_a_caption_naming_its_number_once() -> None:
+    c, effects = run(fresh(), cmds.Draft(prompt="a red fox", n=3, seed=42))
+    c, effects = apply(c, ResultEvent(result=result_for(jobs(effects)[0], seconds=1.0)), T0 + 30)
+    (grid,) = [p.message for p in posts(effects)]
+    assert grid.buttons == []  # every action on a voting grid belongs to one image
+    for image in grid.images:
+        n = image.number
+        assert image.caption.startswith(f"#{n} ") and image.caption.count("#") == 1
+        assert [b.action_id for b in image.buttons] == [
+            action_id("vary", "c1", n, "subtle"),
+            action_id("refine", "c1", n),
+            action_id("upscale", "c1", n),
+        ]
+    refined = c.model_copy(update={"stage": Stage.EDITING})
+    edit = render.edit_grid(refined, [refined.candidates[2]], "Refined #2")
+    assert edit.buttons == [] and [b.label for b in edit.images[0].buttons] == [
+        "Upscale 2 ×4",
+        "Faces 2",
+        "Zoom out 2",
+        "Vary 2",
+    ]
+    refined_cand = refined.candidates[2].model_copy(update={"stage": JobKind.REFINE, "parent": 1})
+    assert render.caption(refined_cand) == "#2 · seed 43 · refined from #1"
+
+
 def test_full_loop_keeps_lineage_from_draft_to_delivery() -> None:
     c, effects = run(fresh(), cmds.Draft(prompt="a red fox in snow", n=4, seed=7, aspect=(16, 9)))
     c, _ = finish(c, effects)
@@ -522,7 +553,7 @@ def test_full_loop_keeps_lineage_from_draft_to_delivery() -> None:
     c, effects = finish(c, effects)
     refined = latest(c)
     assert c.stage is Stage.EDITING and posts(effects)[0].message.round_no is None
-    assert {b.label for b in posts(effects)[0].message.buttons} == {
+    assert {b.label for b in buttons(posts(effects)[0].message)} == {
         f"Upscale {refined} ×4",
         f"Faces {refined}",
         f"Zoom out {refined}",

@@ -9,8 +9,8 @@ from typing import Any
 from bot.core.buttons import parse_action_id
 from bot.core.messages import NUMBER_EMOJI
 from bot.core.model import ThreadRef
-from bot.core.render import voting_grid
-from bot.state import keys
+from bot.core.render import caption, voting_grid
+from bot.state.status import StatusStore
 from engine.api import JobKind
 from tests.discord.discord_stack import Stack
 from tests.discord.fake_discord import (
@@ -94,7 +94,10 @@ async def test_draft_opens_a_thread_and_posts_a_grid_with_reactions_and_buttons(
     for number, att in zip(range(1, 5), attachments, strict=True):
         served = fake.cdn[att["url"].split("/cdn/", 1)[1]]
         assert served == stack.artifacts.get(campaign.candidates[number].artifact)
-        assert f"**#{number}**" in grid.content
+        [line] = [ln for ln in grid.content.splitlines() if ln.startswith(f"#{number} ")]
+        assert line == caption(campaign.candidates[number])  # the caption as render wrote it
+        assert re.findall(rf"#{number}\b", grid.content) == [f"#{number}"]  # each number once
+        assert att["description"] == line
     assert fake.bot_reactions(grid.id) == list(NUMBER_EMOJI[:4])
     custom_ids = grid.custom_ids()
     assert custom_ids
@@ -102,10 +105,9 @@ async def test_draft_opens_a_thread_and_posts_a_grid_with_reactions_and_buttons(
         parsed = parse_action_id(custom_id)
         assert parsed is not None and parsed[1] == campaign_id and 1 <= parsed[2] <= 4
     # one status message for the campaign, edited in place
-    raw_status = await stack.redis.get(keys.status_message("discord", campaign_id))
-    assert isinstance(raw_status, bytes)
-    status_id = raw_status.decode()
-    status = fake.messages[status_id]
+    status_line = await StatusStore(stack.redis).get("discord", campaign_id)
+    assert status_line is not None
+    status = fake.messages[status_line.message_id]
     assert status.data["channel_id"] == thread_id
     assert status.edits >= 1
     posts = [c for c in fake.calls if c.method == "POST" and c.path == f"/channels/{thread_id}/messages"]
@@ -131,23 +133,22 @@ async def test_a_long_post_is_split_into_messages_and_keeps_its_images_and_butto
     sent = [m for m in fake.in_channel(thread_id) if m.id not in before]
     assert len(sent) >= 3
     assert all(0 < len(m.content) <= 2000 for m in sent)
-    captions = "\n".join(
-        f"**#{image.number}**" + (f" — {image.caption}" if image.caption else "") for image in message.images
-    )
+    captions = "\n".join(image.caption for image in message.images)
     assert "".join(m.content for m in sent) == f"{intro}\n{captions}"  # in order, nothing lost
-    assert message.buttons
+    assert all(image.buttons for image in message.images)
     *text_only, last = sent
     assert all(not m.data["attachments"] and not m.custom_ids() for m in text_only)
     assert posted == last.id  # the message people vote on shows the images, reactions and buttons
     assert len(last.data["attachments"]) == 3
-    assert last.custom_ids() == grid.custom_ids() == [b.action_id for b in message.buttons]
+    per_image = [b.action_id for image in message.images for b in image.buttons]
+    assert last.custom_ids() == grid.custom_ids() == per_image
     assert fake.bot_reactions(last.id) == list(NUMBER_EMOJI[:3])
 
     # the status line stays one message on one line, trimmed at a word
-    await stack.presenter.update_status(thread, campaign_id, "Voting · round 1 · " + intro)
-    raw_status = await stack.redis.get(keys.status_message("discord", campaign_id))
-    assert isinstance(raw_status, bytes)
-    status = fake.messages[raw_status.decode()]
+    await stack.service.ctx.effects.show_status(campaign, "Voting · round 1 · " + intro)
+    line = await StatusStore(stack.redis).get("discord", campaign_id)
+    assert line is not None
+    status = fake.messages[line.message_id]
     assert len(status.content) <= 2000 and "\n" not in status.content
     body = status.content.removesuffix("…")
     whole = " ".join(f"Voting · round 1 · {intro}".split())

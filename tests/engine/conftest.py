@@ -21,6 +21,6 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyPaths:
 
 @pytest.fixture(scope="session")
 def tiny_registry(tiny_models: TinyPaths):  # type: ignore[no-untyped-def]
-    from engine.registry import ModelRegistry
+    from engine.tiny_catalog import tiny_registry
 
-    return ModelRegistry.with_tiny(tiny_models, device="cpu")
+    return tiny_registry(tiny_models, device="cpu")

@@ -15,13 +15,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bot.config import load_config
+from bot.worker_cli import build_parser, worker_main, worker_settings
+from engine import tiny_catalog
 from engine.api import Job, JobKind
 from engine.compile import bucket_size, check_mode, compile_targets, is_compiled, padded_size
 from engine.pipeline_runner import DiffusersRunner
 from engine.registry import ModelRegistry
 from engine.runner import JobOutput
 from engine.tiny import TinyPaths
-from engine.worker_main import build_parser, worker_main
+from engine.worker_main import WorkerSettings, run_worker
 from tests.support.blobs import Store
 
 
@@ -34,16 +37,20 @@ def test_buckets_and_modes() -> None:
 
 
 def test_registry_and_worker_settings(tiny_models: TinyPaths, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert ModelRegistry.with_tiny(tiny_models, device="cpu").compile_mode == "off"
+    assert tiny_catalog.tiny_registry(tiny_models, device="cpu").compile_mode == "off"
     with pytest.raises(ValueError):
-        ModelRegistry.with_tiny(tiny_models, device="cpu", compile_mode="fast")
-    monkeypatch.delenv("DRAFTLOOP_COMPILE", raising=False)
-    assert build_parser().parse_args([]).compile == "off"
-    assert build_parser().parse_args(["--compile", "reduce-overhead"]).compile == "reduce-overhead"
-    monkeypatch.setenv("DRAFTLOOP_COMPILE", "default")
-    assert build_parser().parse_args([]).compile == "default"
-    monkeypatch.setenv("DRAFTLOOP_COMPILE", "fast")
-    assert worker_main(["--redis", "redis://unused"], runner_factory=lambda args: None) == 2  # type: ignore[arg-type,return-value]
+        tiny_catalog.tiny_registry(tiny_models, device="cpu", compile_mode="fast")
+
+    def settings(argv: list[str], env: dict[str, str]) -> WorkerSettings:
+        return worker_settings(load_config(env, role="worker"), build_parser().parse_args(argv))
+
+    assert settings([], {}).compile_mode == "off"
+    assert settings(["--compile", "reduce-overhead"], {}).compile_mode == "reduce-overhead"
+    assert settings([], {"DRAFTLOOP_COMPILE": "default"}).compile_mode == "default"
+    assert settings(["--compile", "off"], {"DRAFTLOOP_COMPILE": "default"}).compile_mode == "off"
+    never_built = lambda settings: None  # noqa: E731
+    assert worker_main(["--redis", "redis://unused"], never_built, {"DRAFTLOOP_COMPILE": "fast"}) == 2  # type: ignore[arg-type]
+    assert run_worker(WorkerSettings("redis://unused", compile_mode="fast"), never_built) == 2  # type: ignore[arg-type]
 
 
 def pixels(out: JobOutput, i: int) -> np.ndarray:
@@ -69,7 +76,7 @@ def assert_close(got: list[JobOutput], want: list[JobOutput]) -> None:
 def compiled(tiny_models: TinyPaths) -> Iterator[DiffusersRunner]:
     import torch._dynamo
 
-    registry = ModelRegistry.with_tiny(
+    registry = tiny_catalog.tiny_registry(
         tiny_models, device="cpu", compile_mode="default", compile_backend="aot_eager"
     )
     yield DiffusersRunner(registry)

@@ -14,16 +14,19 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import registry as registry_module
+from engine import devices
 from engine.api import Job, JobKind, LoraSpec
+from engine.catalog import KNOWN_MODELS, guess_family
+from engine.loaded_model import adapter_name
 from engine.pipeline_runner import DiffusersRunner
 from engine.presets import FAMILIES, Resolved, resolve
-from engine.registry import KNOWN_MODELS, ModelRegistry, _adapter_name, _guess_family, tiny_specs
+from engine.registry import ModelRegistry
 from engine.runner import JobOutput
 from engine.stages.common import Prepared, img2img_steps, run_batch
 from engine.stages.edit import outpaint_canvas
 from engine.stages.prompts import prompt_kwargs
 from engine.tiny import TinyPaths
+from engine.tiny_catalog import tiny_specs
 from tests.support.blobs import Store
 
 
@@ -39,7 +42,7 @@ def job(job_id: str, kind: JobKind = JobKind.DRAFT, **kw: Any) -> Job:
 
 
 def test_flux_loads_in_bf16_where_the_others_get_fp16(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry_module, "_auto_device", lambda: ("cuda", torch.float16))
+    monkeypatch.setattr(devices, "auto_device", lambda: ("cuda", torch.float16))
     auto = ModelRegistry(device="cuda")
     assert auto.dtype_for("flux") == torch.bfloat16
     assert auto.dtype_for("flux-schnell") == torch.bfloat16
@@ -59,9 +62,9 @@ def test_few_step_presets_have_no_guidance_and_turbo_spacing_is_trailing() -> No
         schnell = resolve(job("s", preset=name), "flux-schnell")
         assert schnell.guidance == 0.0 and schnell.steps <= 4
     assert KNOWN_MODELS["flux"].family == "flux-schnell"
-    assert _guess_family("black-forest-labs/FLUX.1-schnell") == "flux-schnell"
-    assert _guess_family("black-forest-labs/FLUX.1-dev") == "flux"
-    assert _guess_family("stabilityai/sdxl-turbo") == "sdxl-turbo"
+    assert guess_family("black-forest-labs/FLUX.1-schnell") == "flux-schnell"
+    assert guess_family("black-forest-labs/FLUX.1-dev") == "flux"
+    assert guess_family("stabilityai/sdxl-turbo") == "sdxl-turbo"
 
 
 def test_flux_sizes_are_multiples_of_16() -> None:
@@ -238,8 +241,8 @@ def test_sdxl_batch_mixing_negatives_equals_each_alone(tiny_registry: ModelRegis
 
 
 def test_lora_names_never_collide() -> None:
-    assert _adapter_name("ink-wash") != _adapter_name("ink_wash")
-    assert _adapter_name("ink-wash").isidentifier()
+    assert adapter_name("ink-wash") != adapter_name("ink_wash")
+    assert adapter_name("ink-wash").isidentifier()
 
 
 def fresh_registry(tiny_models: TinyPaths, **kwargs: Any) -> ModelRegistry:

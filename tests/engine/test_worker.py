@@ -369,10 +369,10 @@ async def test_real_diffusers_batch_matches_each_job_run_alone(
 
 
 def test_worker_main_without_redis_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from engine.worker_main import worker_main
+    from bot.worker_cli import worker_main
 
     monkeypatch.delenv("REDIS_URL", raising=False)
-    assert worker_main(["--data", str(tmp_path)], runner_factory=lambda args: PaintRunner()) == 2
+    assert worker_main(["--data", str(tmp_path)], runner_factory=lambda settings: PaintRunner()) == 2
 
 
 async def test_reclaim_walks_a_long_pending_list(redis: aioredis.Redis, store: ArtifactStore) -> None:

@@ -207,7 +207,7 @@ async def test_sigterm_finishes_the_running_batch_then_stops(
 
 
 if __name__ == "__main__":
-    from engine.worker_main import worker_main
+    from bot.worker_cli import worker_main
 
     steps = int(os.environ.get("SLOW_STEPS", "40"))
-    sys.exit(worker_main(sys.argv[1:], runner_factory=lambda args: SlowRunner(steps, 0.05)))
+    sys.exit(worker_main(sys.argv[1:], runner_factory=lambda settings: SlowRunner(steps, 0.05)))

@@ -5,6 +5,13 @@ upload v2 flow (``files.getUploadURLExternal`` → POST to the upload URL → ``
 and the files are served back from ``/files/<id>/<name>`` to the bot token only. ``elsewhere`` is a second
 server on another port that plays a non-Slack file host and records whether anyone fetched from it.
 
+It enforces what Slack documents (``tests.slack.slack_rules``): the scope each method needs (a missing one
+answers ``missing_scope``), 50 blocks and 3,000 characters per section, ``thread_ts`` naming a parent
+message, and Tier 3 rate limits on ``chat.update`` and ``reactions.add`` (HTTP 429 with ``Retry-After``).
+Sharing uploaded files into a thread posts one message holding them, whose ``ts`` ``files.info`` tells
+(``shares``), as on Slack, where the completion answer does not. ``apps.connections.open`` with the app
+token hands out a Socket Mode WebSocket on 127.0.0.1 (``tests.slack.fake_socket_mode``).
+
 ``SlackSender`` sends what Slack sends to a bot's request URL, signed with the v0 HMAC of the signing
 secret: slash commands (form-encoded), Events API envelopes (JSON with ``event_id``, optionally as a retry
 with ``X-Slack-Retry-Num``), and ``block_actions`` (a ``payload`` form field).
@@ -16,15 +23,23 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
+import secrets
 import time
 import urllib.parse
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from tests.slack import slack_rules as rules
+from tests.slack.fake_socket_mode import FakeSocketMode
+
 BOT_TOKEN = "xoxb-fake-bot-token"
+APP_TOKEN = "xapp-1-fake-app-token"
 SIGNING_SECRET = "fake-signing-secret-0123456789"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -58,6 +73,7 @@ class Posted:
     blocks: list[dict[str, Any]] = field(default_factory=list)
     edits: int = 0
     deleted: bool = False
+    files: list[str] = field(default_factory=list)  # ids of the files this message shares
 
 
 @dataclass
@@ -69,8 +85,23 @@ class Ephemeral:
 
 
 class FakeSlack:
-    def __init__(self, bot_token: str = BOT_TOKEN) -> None:
+    def __init__(
+        self,
+        bot_token: str = BOT_TOKEN,
+        *,
+        scopes: Iterable[str] | None = None,
+        app_token: str = APP_TOKEN,
+        tier3_per_minute: int = rules.TIER3_PER_MINUTE,
+    ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.scopes: set[str] = set(rules.ALL_BOT_SCOPES if scopes is None else scopes)
+        self.per_minute: dict[str, int] = dict.fromkeys(rules.TIER3_METHODS, tier3_per_minute)
+        self._recent: dict[str, deque[float]] = {m: deque() for m in rules.TIER3_METHODS}
+        self.refused: list[tuple[str, str]] = []  # (method, error) the fake answered with an error
+        self.rate_limited: list[str] = []  # methods answered with HTTP 429
+        self.user_messages: set[tuple[str, str]] = set()  # (channel, ts) of top-level messages people sent
+        self.socket = FakeSocketMode(self)
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Posted] = {}
         self.ephemerals: list[Ephemeral] = []
@@ -96,6 +127,7 @@ class FakeSlack:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files/{file_id}/{name}", self._file)
         app.router.add_post("/hooks/{tail:.*}", self._hook)
+        app.router.add_get("/link/{session}", self.socket.serve)
         self.url = await self._serve(app)
         other = web.Application()
         other.router.add_get("/{tail:.*}", self._elsewhere)
@@ -112,6 +144,7 @@ class FakeSlack:
         return f"http://127.0.0.1:{port}"
 
     async def stop(self) -> None:
+        await self.socket.close()
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
@@ -134,6 +167,21 @@ class FakeSlack:
 
     def ephemerals_for(self, user: str) -> list[Ephemeral]:
         return [e for e in self.ephemerals if e.user == user]
+
+    def files_message(self, channel: str, thread_ts: str) -> list[Posted]:
+        """The messages in a thread that share uploaded files."""
+        return [m for m in self.in_thread(channel, thread_ts) if m.files]
+
+    def user_posted(self, channel: str, ts: str, thread_ts: str | None) -> None:
+        """A person's message: a top-level one can be a thread's parent."""
+        if thread_ts is None:
+            self.user_messages.add((channel, ts))
+
+    def receives(self, subscription: str) -> bool:
+        """Whether Slack sends the app this event (or slash command): the app holds the scope it needs."""
+        if subscription == "slash_command":
+            return rules.COMMANDS_SCOPE in self.scopes
+        return rules.EVENT_SCOPES.get(subscription, "") in self.scopes
 
     def host_file(self, name: str, data: bytes) -> dict[str, Any]:
         """A file a user uploaded to Slack, as it appears in a message event's ``files``."""
@@ -174,18 +222,72 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await _read_args(request)
+        if method == "apps.connections.open":
+            return self._connections_open(request, args)
         authorized = self._authorized(request, args)
         args.pop("token", None)
         self.calls.append(Call(method, args, authorized))
         if not authorized:
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+            return self._refuse(method, {"ok": False, "error": "invalid_auth"})
+        needed = rules.METHOD_SCOPES.get(method)
+        if needed is not None and needed not in self.scopes:
+            provided = ",".join(sorted(self.scopes))
+            return self._refuse(
+                method, {"ok": False, "error": "missing_scope", "needed": needed, "provided": provided}
+            )
+        if method in self._recent:
+            wait = self._rate_limit_wait(method)
+            if wait is not None:
+                self.rate_limited.append(method)
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(wait)}
+                )
         if str(args.get("channel", "")) in self.not_in and method.startswith(("chat.", "reactions.")):
-            return web.json_response({"ok": False, "error": "not_in_channel"})
+            return self._refuse(method, {"ok": False, "error": "not_in_channel"})
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
+            return self._refuse(method, {"ok": False, "error": "unknown_method"})
         result: dict[str, Any] = handler(args)
+        if not result.get("ok"):
+            self.refused.append((method, str(result.get("error"))))
         return web.json_response(result)
+
+    def _refuse(self, method: str, answer: dict[str, Any]) -> web.Response:
+        self.refused.append((method, str(answer["error"])))
+        return web.json_response(answer)
+
+    def _rate_limit_wait(self, method: str) -> int | None:
+        """Seconds to wait when ``method`` is over its per-minute allowance, else None (and counted)."""
+        now = time.monotonic()
+        recent = self._recent[method]
+        while recent and recent[0] <= now - 60.0:
+            recent.popleft()
+        if len(recent) >= self.per_minute[method]:
+            return max(1, math.ceil(recent[0] + 60.0 - now))
+        recent.append(now)
+        return None
+
+    def _connections_open(self, request: web.Request, args: dict[str, Any]) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        authorized = header == f"Bearer {self.app_token}" or args.get("token") == self.app_token
+        self.calls.append(Call("apps.connections.open", {}, authorized))
+        if not authorized:
+            # a bot token (xoxb-) is not an app-level token
+            return self._refuse("apps.connections.open", {"ok": False, "error": "not_allowed_token_type"})
+        ws_url = self.url.replace("http://", "ws://", 1) + f"/link/{self.socket.new_session()}"
+        return web.json_response({"ok": True, "url": ws_url})
+
+    def _thread_problem(self, channel: str, thread_ts: object) -> str | None:
+        """``thread_ts`` must name a parent message of the channel: not a reply, not unknown."""
+        if not thread_ts:
+            return None
+        key = (channel, str(thread_ts))
+        parent = self.messages.get(key)
+        if parent is not None and parent.thread_ts is None and not parent.deleted:
+            return None
+        if parent is None and key in self.user_messages:
+            return None
+        return "thread_not_found"
 
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._ts):06d}"
@@ -214,6 +316,9 @@ class FakeSlack:
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
         blocks = _json_field(args.get("blocks")) or []
+        problem = self._message_problem(args, blocks) or self._thread_problem(channel, args.get("thread_ts"))
+        if problem is not None:
+            return {"ok": False, "error": problem}
         msg = Posted(
             channel=channel,
             ts=self._next_ts(),
@@ -230,9 +335,20 @@ class FakeSlack:
             "message": {"text": msg.text, "ts": msg.ts, "user": BOT_USER_ID, "blocks": blocks},
         }
 
+    @staticmethod
+    def _message_problem(args: dict[str, Any], blocks: list[dict[str, Any]]) -> str | None:
+        if len(str(args.get("text", ""))) > rules.MAX_TEXT:
+            return "msg_too_long"
+        if rules.blocks_problem(blocks) is not None:
+            return "invalid_blocks"
+        return None
+
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("channel") or not args.get("user"):
             return {"ok": False, "error": "invalid_arguments"}
+        problem = self._thread_problem(str(args["channel"]), args.get("thread_ts"))
+        if problem is not None:
+            return {"ok": False, "error": problem}
         self.ephemerals.append(
             Ephemeral(
                 str(args["channel"]),
@@ -247,6 +363,9 @@ class FakeSlack:
         msg = self.messages.get((str(args.get("channel", "")), str(args.get("ts", ""))))
         if msg is None or msg.deleted:
             return {"ok": False, "error": "message_not_found"}
+        problem = self._message_problem(args, _json_field(args.get("blocks")) or [])
+        if problem is not None:
+            return {"ok": False, "error": problem}
         msg.text = str(args.get("text", msg.text))
         msg.edits += 1
         return {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.text}
@@ -277,16 +396,47 @@ class FakeSlack:
 
     def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         listed = _json_field(args.get("files")) or []
-        out = []
+        channel = str(args.get("channel_id") or "")
+        thread_ts = args.get("thread_ts") or None
+        if channel:
+            problem = self._thread_problem(channel, thread_ts)
+            if problem is not None:
+                return {"ok": False, "error": problem}
+        recs = []
         for item in listed:
             rec = self.files.get(str(item.get("id", "")))
             if rec is None or not rec.uploaded:
                 return {"ok": False, "error": "file_not_found"}
             rec.title = str(item.get("title") or rec.name)
-            if args.get("channel_id"):
-                rec.shared_to.append((str(args["channel_id"]), args.get("thread_ts") or None))
-            out.append(self._file_json(rec))
-        return {"ok": True, "files": out}
+            recs.append(rec)
+        if channel:
+            # one message shares every file of the call; Slack shares asynchronously, so the answer
+            # holds no ``shares`` (files.info has them)
+            msg = Posted(
+                channel=channel,
+                ts=self._next_ts(),
+                text=str(args.get("initial_comment") or ""),
+                user=BOT_USER_ID,
+                thread_ts=thread_ts,
+                files=[rec.id for rec in recs],
+            )
+            self.messages[(channel, msg.ts)] = msg
+            for rec in recs:
+                rec.shared_to.append((channel, thread_ts))
+        return {"ok": True, "files": [self._file_json(rec) for rec in recs]}
+
+    def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        rec = self.files.get(str(args.get("file", "")))
+        if rec is None:
+            return {"ok": False, "error": "file_not_found"}
+        shares: dict[str, list[dict[str, Any]]] = {}
+        for m in self.messages.values():
+            if rec.id in m.files and not m.deleted:
+                share: dict[str, Any] = {"ts": m.ts, "channel_name": m.channel.lower()}
+                if m.thread_ts:
+                    share["thread_ts"] = m.thread_ts
+                shares.setdefault(m.channel, []).append(share)
+        return {"ok": True, "file": {**self._file_json(rec), "shares": {"public": shares}}}
 
     # --- the file host ---------------------------------------------------------------------------------
 
@@ -300,6 +450,7 @@ class FakeSlack:
 
     async def _file(self, request: web.Request) -> web.Response:
         authorized = request.headers.get("Authorization", "") == f"Bearer {self.bot_token}"
+        authorized = authorized and rules.FILE_DOWNLOAD_SCOPE in self.scopes
         self.file_fetches.append((request.path, authorized))
         rec = self.files.get(request.match_info["file_id"])
         if not authorized:
@@ -352,20 +503,26 @@ class Sent:
 
 
 class SlackSender:
-    """Posts signed requests to a bot's Slack request URL."""
+    """Posts signed requests to a bot's Slack request URL (``SocketModeSender`` sends the same over the
+    Socket Mode connection). With ``fake``, it sends only what Slack would: events and commands the app
+    holds the scope for; the messages people send are known to ``fake`` as thread parents."""
 
     def __init__(
         self,
         url: str,
         signing_secret: str = SIGNING_SECRET,
         response_url: str = "https://hooks.slack.test/commands/1",
+        fake: FakeSlack | None = None,
     ) -> None:
         self.url = url
+        self.fake = fake
         self.response_url = response_url
         self.signing_secret = signing_secret
         self._event_ids = itertools.count(1)
         self._triggers = itertools.count(1)
+        self._sender_tag = secrets.token_hex(3)  # Slack's trigger and event ids are unique across senders
         self._event_ts = itertools.count(1)
+        self._envelopes: dict[str, dict[str, Any]] = {}  # event id -> the envelope sent
 
     async def _post(
         self,
@@ -390,9 +547,17 @@ class SlackSender:
         ):
             return Sent(status=resp.status, body=await resp.text())
 
+    def _undelivered(self, subscription: str) -> Sent | None:
+        if self.fake is None or self.fake.receives(subscription):
+            return None
+        return Sent(status=0, body=f"not sent: the app lacks the scope for {subscription}")
+
     async def slash(
         self, command: str, text: str, *, user: str, channel: str, bad_signature: bool = False
     ) -> Sent:
+        undelivered = self._undelivered("slash_command")
+        if undelivered is not None:
+            return undelivered
         form = {
             "token": "deprecated-verification-token",
             "team_id": TEAM_ID,
@@ -406,23 +571,31 @@ class SlackSender:
             "api_app_id": "A0APP",
             "is_enterprise_install": "false",
             "response_url": self.response_url,
-            "trigger_id": f"trig.{next(self._triggers)}",
+            "trigger_id": f"trig.{self._sender_tag}.{next(self._triggers)}",
         }
+        return await self._deliver_slash(form, bad_signature)
+
+    async def _deliver_slash(self, form: dict[str, str], bad_signature: bool) -> Sent:
         body = urllib.parse.urlencode(form).encode()
         return await self._post(body, "application/x-www-form-urlencoded", bad_signature=bad_signature)
 
     def envelope(self, event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+        """The Events API envelope; a known ``event_id`` is a retry, which Slack sends unchanged."""
+        if event_id is not None and event_id in self._envelopes:
+            return self._envelopes[event_id]
         event = {"event_ts": f"1700001000.{next(self._event_ts):06d}", **event}
-        return {
+        env = {
             "token": "deprecated-verification-token",
             "team_id": TEAM_ID,
             "api_app_id": "A0APP",
             "event": event,
             "type": "event_callback",
-            "event_id": event_id or f"Ev{next(self._event_ids):08d}",
+            "event_id": event_id or f"Ev{self._sender_tag}{next(self._event_ids):08d}",
             "event_time": int(time.time()),
             "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
         }
+        self._envelopes[str(env["event_id"])] = env
+        return env
 
     async def event(
         self,
@@ -432,15 +605,23 @@ class SlackSender:
         retry_num: int | None = None,
         bad_signature: bool = False,
     ) -> Sent:
+        undelivered = self._undelivered(rules.event_subscription(event))
+        if undelivered is not None:
+            return undelivered
         env = self.envelope(event, event_id)
+        if self.fake is not None and event.get("type") == "message":
+            self.fake.user_posted(str(event.get("channel")), str(event.get("ts")), event.get("thread_ts"))
+        sent = await self._deliver_event(env, retry_num, bad_signature)
+        sent.event_id = env["event_id"]
+        return sent
+
+    async def _deliver_event(self, env: dict[str, Any], retry_num: int | None, bad_signature: bool) -> Sent:
         headers = {}
         if retry_num is not None:
             headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
-        sent = await self._post(
+        return await self._post(
             json.dumps(env).encode(), "application/json", bad_signature=bad_signature, extra_headers=headers
         )
-        sent.event_id = env["event_id"]
-        return sent
 
     async def reaction(
         self,
@@ -502,7 +683,7 @@ class SlackSender:
             "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
             "api_app_id": "A0APP",
             "token": "deprecated-verification-token",
-            "trigger_id": f"trig.{next(self._triggers)}",
+            "trigger_id": f"trig.{self._sender_tag}.{next(self._triggers)}",
             "container": {
                 "type": "message",
                 "message_ts": message_ts,
@@ -524,5 +705,8 @@ class SlackSender:
                 }
             ],
         }
+        return await self._deliver_action(payload)
+
+    async def _deliver_action(self, payload: dict[str, Any]) -> Sent:
         body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
         return await self._post(body, "application/x-www-form-urlencoded")

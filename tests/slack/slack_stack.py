@@ -1,4 +1,5 @@
-"""Test helpers: the Slack adapter over the real service and a real Redis, talking to ``FakeSlack``.
+"""Test helpers: the Slack adapter over the real service and a real Redis, talking to ``FakeSlack``,
+over HTTP (signed requests to the adapter's URL) or over Socket Mode (envelopes on the fake's WebSocket).
 
 ``deliver`` plays the engine: it stores one PNG per seed in the artifact store and applies the result.
 """
@@ -16,7 +17,8 @@ import redis.asyncio as aioredis
 from adapters.slack import SlackAdapter, SlackPresenter
 from bot.service import CampaignService
 from engine.artifacts import ArtifactStore
-from tests.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+from tests.slack.socket_sender import SocketModeSender
 from tests.support.engine_standin import EngineStandIn
 
 WAIT_SECONDS = 15.0
@@ -62,19 +64,27 @@ async def make_stack(
     *,
     approvers: tuple[str, ...] = (),
     artifacts: ArtifactStore | None = None,
+    socket_mode: bool = False,
 ) -> SlackStack:
-    """A fresh presenter, service and adapter (as after a restart) over the given Redis and fake Slack."""
+    """A fresh presenter, service and adapter (as after a restart) over the given Redis and fake Slack;
+    ``socket_mode``: connected with the app token, no signing secret and no HTTP listener."""
     artifacts = artifacts or ArtifactStore(data_dir / "artifacts")
     presenter = SlackPresenter(BOT_TOKEN, api_url=fake.api_url)
     service = CampaignService(redis, artifacts, presenters={"slack": presenter})
     adapter = SlackAdapter(
         BOT_TOKEN,
-        SIGNING_SECRET,
+        None if socket_mode else SIGNING_SECRET,
         service,
         presenter,
+        app_token=APP_TOKEN if socket_mode else None,
         api_url=fake.api_url,
         approver_user_ids=approvers,
     )
     await adapter.start("127.0.0.1", 0)
-    sender = SlackSender(f"http://127.0.0.1:{adapter.port}{adapter.path}", response_url=fake.response_url)
+    sender: SlackSender
+    if socket_mode:
+        sender = SocketModeSender(fake)
+    else:
+        url = f"http://127.0.0.1:{adapter.port}{adapter.path}"
+        sender = SlackSender(url, response_url=fake.response_url, fake=fake)
     return SlackStack(redis, fake, presenter, service, artifacts, adapter, sender)

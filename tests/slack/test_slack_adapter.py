@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +11,13 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from adapters.slack import presenter as slack_presenter
 from bot.core.buttons import parse_action_id
-from bot.core.model import ThreadRef
+from bot.core.model import Campaign, ThreadRef
+from bot.core.render import caption, voting_grid
+from bot.core.text import chunks
+from bot.state import keys
+from bot.state.post_log import MemoryPostLog
+from bot.state.status import StatusStore
 from engine.api import JobKind, Progress
 from tests.slack.fake_slack import BOT_USER_ID, FakeSlack, Posted
 from tests.slack.slack_stack import SlackStack, make_stack
@@ -98,6 +103,12 @@ async def test_draft_opens_a_thread_and_posts_a_grid_with_files_reactions_button
     assert len(shared) == 4
     expected = {stack.service.read_artifact(campaign.candidates[n].artifact) for n in rnd.candidates}
     assert {f.data for f in shared} == expected
+    # each file is titled with its caption, as render wrote it: every number once
+    titles = sorted(f.title for f in shared)
+    assert titles == sorted(caption(campaign.candidates[n]) for n in rnd.candidates)
+    for n in rnd.candidates:
+        [title] = [t for t in titles if t.startswith(f"#{n} ")]
+        assert re.findall(r"#\d+", title) == [f"#{n}"]
     assert len(fake.calls_of("files.getUploadURLExternal")) == 4
     methods = [c.method for c in fake.calls]
     grid_call = next(
@@ -112,7 +123,8 @@ async def test_draft_opens_a_thread_and_posts_a_grid_with_files_reactions_button
     # the listing names every candidate; the bot seeded one number reaction per candidate
     listing = " ".join(b["text"]["text"] for b in started.grid.blocks if b["type"] == "section")
     for n in rnd.candidates:
-        assert f"*#{n}*" in listing
+        assert f"*{caption(campaign.candidates[n])}*" in listing
+        assert re.findall(rf"#{n}\b", listing) == [f"#{n}"]  # each number once
     seeded = [(name, user) for ch, ts, name, user in fake.reactions if (ch, ts) == (CHANNEL, started.grid.ts)]
     assert seeded == [(name, BOT_USER_ID) for name in ("one", "two", "three", "four")]
 
@@ -368,24 +380,70 @@ async def test_a_draft_in_a_channel_the_bot_is_not_in_tells_the_user_to_invite_i
     assert len(_parents(fake)) == 1 and len(await stack.jobs()) == 1
 
 
-async def test_status_lines_of_many_campaigns_leave_bounded_memory(
-    stack: SlackStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(slack_presenter, "STATUS_TEXTS_KEPT", 3)
-    presenter, fake = stack.presenter, stack.fake
-    for i in range(8):
-        thread = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=f"1700000999.{i:06d}")
-        await presenter.update_status(thread, f"campaign{i}", f"campaign {i}: drafting")
-    assert len(presenter._status_locks) == 0
-    assert len(presenter._status_text) <= 3
-    # the newest campaign's equal text is still not edited again; an older one's is edited once
+async def test_status_lines_of_many_campaigns_keep_nothing_in_the_process(stack: SlackStack) -> None:
+    fake, effects = stack.fake, stack.service.ctx.effects
+    campaigns = [
+        Campaign(
+            id=f"campaign{i}",
+            thread=ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=f"1700000999.{i:06d}"),
+            owner="U1",
+            created_at=0.0,
+            updated_at=0.0,
+        )
+        for i in range(8)
+    ]
+    for campaign in campaigns:  # Slack posts into a thread only under an existing parent message
+        fake.user_posted(CHANNEL, campaign.thread.thread_id, None)
+    # a status key an earlier version wrote (a plain message id) is replaced by a new line
+    await stack.redis.set(keys.status_message("slack", "campaign0"), f"{CHANNEL}:1699999999.000001")
+    for campaign in campaigns:
+        await effects.show_status(campaign, f"{campaign.id}: drafting")
+    assert len(fake.calls_of("chat.postMessage")) == 8
+    assert vars(stack.presenter).keys() == {"client", "read_artifact"}  # the presenter remembers nothing
+    assert len(effects._status_order) == 0  # no lock outlives its status change
+    # the newest campaign's equal text is not edited again; a changed one is edited once, in place
     updates = len(fake.calls_of("chat.update"))
-    last = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id="1700000999.000007")
-    await presenter.update_status(last, "campaign7", "campaign 7: drafting")
+    await effects.show_status(campaigns[7], "campaign7: drafting")
     assert len(fake.calls_of("chat.update")) == updates
-    first = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id="1700000999.000000")
-    await presenter.update_status(first, "campaign0", "campaign 0: drafting")
+    await effects.show_status(campaigns[0], "campaign0: voting")
     assert len(fake.calls_of("chat.update")) == updates + 1
+    assert len(fake.calls_of("chat.postMessage")) == 8
+    line = await StatusStore(stack.redis).get("slack", "campaign0")
+    assert line is not None and fake.messages[(CHANNEL, line.message_id.split(":")[1])].text == (
+        "campaign0: voting"
+    )
+
+
+async def test_a_long_text_is_split_into_several_messages_like_on_discord(stack: SlackStack) -> None:
+    started = await start_campaign(stack, n=3)
+    fake = stack.fake
+    campaign = await stack.service.campaign(started.campaign_id)
+    assert campaign is not None
+    thread = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=started.thread_ts)
+    intro = "\n".join(
+        f"line {i:03d}: " + "the quick brown fox jumps over the lazy dog " * 2 for i in range(80)
+    )
+    assert len(intro) > 2 * 3000
+    message = voting_grid(campaign, campaign.rounds[0]).model_copy(update={"text": intro})
+    before = {m.ts for m in fake.in_thread(CHANNEL, started.thread_ts)}
+
+    post_log = MemoryPostLog()
+    posted = await stack.presenter.post(thread, message, post_log)
+
+    new = [m for m in fake.in_thread(CHANNEL, started.thread_ts) if m.ts not in before]
+    [pictures, *sent] = new  # the uploaded files come first, in one message of their own
+    assert len(pictures.files) == 3 and not pictures.blocks
+    assert len(sent) >= 3
+    texts = [m.blocks[0]["text"]["text"] for m in sent]
+    assert all(0 < len(t) <= 3000 for t in texts)
+    assert "".join(texts) == intro  # in order, nothing cut off
+    assert texts == chunks(intro, 3000)  # the one chunker every platform uses
+    *text_only, last = sent
+    assert all(len(m.blocks) == 1 and not _action_ids(m) for m in text_only)
+    assert posted == f"{CHANNEL}:{last.ts}"  # the message people vote on lists the images and buttons
+    assert _action_ids(last) == [b.action_id for img in message.images for b in img.buttons]
+    seeded = [name for ch, ts, name, _ in fake.reactions if (ch, ts) == (CHANNEL, last.ts)]
+    assert seeded == ["one", "two", "three"]
 
 
 async def test_command_answers_reach_the_user_where_the_bot_cannot_post(stack: SlackStack) -> None:

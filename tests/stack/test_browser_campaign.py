@@ -133,7 +133,7 @@ def test_a_team_runs_a_whole_campaign_in_the_playground(up: UpProcess, browser: 
 
     # a bad command: ana sees why, ben sees nothing of it
     team.type_command("/draft --n 99 x")
-    error = page.locator(".msg.error")
+    error = page.locator(".msg.reply")
     expect(error).to_have_count(1)
     expect(error).to_contain_text("--n")
     expect(error).to_contain_text("'99'")
@@ -141,11 +141,11 @@ def test_a_team_runs_a_whole_campaign_in_the_playground(up: UpProcess, browser: 
     team.shot("error-shown-to-ana")
     team.act_as("ben")
     expect(page.locator(".empty")).to_be_visible()
-    expect(page.locator(".msg.error")).to_have_count(0)
+    expect(page.locator(".msg.reply")).to_have_count(0)
     expect(page.locator(".msg.user")).to_have_count(0)
     team.shot("error-hidden-from-ben")
     team.act_as("ana")
-    expect(page.locator(".msg.error")).to_have_count(1)
+    expect(page.locator(".msg.reply")).to_have_count(1)
 
     # ana drafts: the thread opens and the grid of four drafts arrives
     team.type_command("/draft a lighthouse on a cliff at dawn --n 4 --quorum 3 --vote 1h")

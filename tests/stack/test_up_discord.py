@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,9 @@ async def test_up_serves_discord_end_to_end(tmp_path: Path) -> None:
         assert await fake.wait_for(
             "seeded reactions", lambda: len(fake.bot_reactions(msg.id)) == 2, within=30
         )
+        content = str(getattr(msg, "content", ""))
+        for n in (1, 2):  # each caption names its number once
+            assert re.findall(rf"#{n}\b", content) == [f"#{n}"], content
         assert "test-token-not-a-secret" not in up.output()
     finally:
         code = await asyncio.to_thread(up.stop)

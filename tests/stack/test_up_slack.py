@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,8 @@ async def test_up_serves_slack_end_to_end(tmp_path: Path) -> None:
         # the worker in `up` drafts both images; the bot uploads them into the campaign thread
         await eventually("two drafts uploaded into the thread", lambda: len(shared_images()) >= 2, 240)
         await eventually("number reactions seeded", lambda: len(fake.reactions) >= 2, 30)
+        titles = sorted(str(getattr(f, "title", "")) for f in shared_images())
+        assert [re.findall(r"#\d+", t) for t in titles] == [["#1"], ["#2"]], titles  # each number once
         assert BOT_TOKEN not in up.output() and SIGNING_SECRET not in up.output()
     finally:
         code = await asyncio.to_thread(up.stop)

@@ -10,7 +10,7 @@ from bot.core.model import Campaign, Round, Stage, ThreadRef
 from bot.redis_server import EmbeddedRedis
 from bot.state import keys
 from bot.state.campaigns import CampaignExists, CampaignNotFound, CampaignStore
-from bot.state.messages import MessageIndex
+from bot.state.message_index import MessageIndex
 from bot.state.votes import VoteStore
 
 THREAD = ThreadRef(platform="discord", channel_id="c1", thread_id="t1")

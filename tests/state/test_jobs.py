@@ -5,7 +5,7 @@ import asyncio
 import pytest
 import redis.asyncio as aioredis
 
-from bot.jobs import JobClient, ResultConsumer
+from bot.usecases.jobs import JobClient, ResultConsumer
 from engine import api
 from engine.api import Job, JobKind, Result
 

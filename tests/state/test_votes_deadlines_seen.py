@@ -7,7 +7,7 @@ import redis.asyncio as aioredis
 from bot.redis_server import EmbeddedRedis
 from bot.state.deadlines import DeadlineStore
 from bot.state.idempotency import SeenStore
-from bot.state.messages import MessageIndex
+from bot.state.message_index import MessageIndex
 from bot.state.quota import QuotaStore
 from bot.state.votes import VoteStore
 

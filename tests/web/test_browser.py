@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -80,16 +81,16 @@ async def test_a_team_drafts_and_votes_in_the_playground(browser: Browser, serve
 
     # a bad command: the error is shown to ana only
     await type_command(page, "/draft a fox --n 500")
-    error = page.locator(".msg.error")
+    error = page.locator(".msg.reply")
     await expect(error).to_have_count(1)
     await expect(error).to_contain_text("--n")
     await expect(error).to_contain_text("only visible to you")
     await page.screenshot(path=str(SHOTS / "web-error-for-ana.png"))
     await act_as(page, "ben")
-    await expect(page.locator(".msg.error")).to_have_count(0)
+    await expect(page.locator(".msg.reply")).to_have_count(0)
     await expect(page.locator(".empty")).to_be_visible()
     await act_as(page, "ana")
-    await expect(page.locator(".msg.error")).to_have_count(1)
+    await expect(page.locator(".msg.reply")).to_have_count(1)
 
     # a good /draft opens a thread and the page goes there
     await type_command(page, "/draft a red fox in fresh snow, watercolor --n 4")
@@ -138,6 +139,20 @@ async def test_a_team_drafts_and_votes_in_the_playground(browser: Browser, serve
     await expect(vote.locator(".count")).to_have_text("2")
     await theirs.click()
     await expect(vote.locator(".count")).to_have_text("1")
+    await expect(theirs).not_to_have_class(re.compile(r"\bmine\b"))
+
+    # a quick double click is a vote and its undo, applied in order: the page ends as the votes do
+    answered: list[str] = []
+    other.on("response", lambda r: answered.append(r.url) if r.url.endswith("/api/react") else None)
+    await theirs.dblclick()
+    for _ in range(200):
+        if len(answered) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    assert len(answered) == 2, answered
+    tally = await served.service.tally(job.campaign_id, 1)
+    assert {n: [u for u, _ in voters] for n, voters in tally.items()} == {2: ["ben"]}
+    await expect(theirs.locator(".count")).to_have_text("1")
     await expect(theirs).not_to_have_class(re.compile(r"\bmine\b"))
 
     # the campaign panel: stage, lineage, ledger; the dashboard: lanes

@@ -19,9 +19,7 @@ def bad_value(label: str, p: Param, raw: str, example: str) -> CommandError:
 
 
 def flag_example(spec: CommandSpec, key: str) -> str:
-    p = FLAGS[key]
-    line = f"{spec.base} {spec.flag_word(key)}"
-    return f"{line} {p.example}" if p.example else line
+    return spec.flag_line(key)
 
 
 def missing_arg(spec: CommandSpec, key: str) -> CommandError:

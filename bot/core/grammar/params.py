@@ -21,7 +21,18 @@ from bot.core.grammar.values import (
     Switch,
     ValueType,
 )
-from bot.core.grammar.words import Candidate, Candidates, Cron, Lora, Name, Ref, ScheduleId, Text, Topic
+from bot.core.grammar.words import (
+    CampaignRef,
+    Candidate,
+    Candidates,
+    Cron,
+    Lora,
+    Name,
+    Ref,
+    ScheduleId,
+    Text,
+    Topic,
+)
 
 OUTPAINT_DEFAULT_ZOOM = 1.5
 
@@ -136,6 +147,14 @@ _PARAMS: tuple[Param, ...] = (
         "10m",
         assign=_budget_fields,
         read=_budget_values,
+    ),
+    Param(
+        "campaign",
+        "campaign",
+        CampaignRef(),
+        "the campaign meant, for a command typed in a channel",
+        "a1b2c3",
+        greedy=True,
     ),
 )
 _ARGS: tuple[Param, ...] = (

@@ -59,6 +59,8 @@ _DRAFT_FLAGS = (
     "quorum",
     "top",
 )
+# in a channel, the campaign a command is about (in its thread, the thread says)
+_CAMPAIGN = ("campaign",)
 Fields = dict[str, Any]
 
 
@@ -80,6 +82,13 @@ class CommandSpec:
 
     def flag_word(self, key: str) -> str:
         return key if self.bare_keys else f"--{key}"
+
+    def flag_line(self, key: str) -> str:
+        """A line that shows flag ``key`` with its example value."""
+        p = FLAGS[key]
+        start = self.example if key in _CAMPAIGN else self.base
+        line = f"{start} {self.flag_word(key)}"
+        return f"{line} {p.example}" if p.example else line
 
     def usage(self) -> str:
         parts = [self.title]
@@ -166,8 +175,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "/vary 3 strong",
         "/vary 3",
         args=(Arg("number"), Arg("strength", required=False)),
+        flags=_CAMPAIGN,
     ),
-    CommandSpec(("reroll",), Reroll, "draft the round again with new seeds", "/reroll", "/reroll"),
+    CommandSpec(
+        ("reroll",), Reroll, "draft the round again with new seeds", "/reroll", "/reroll", flags=_CAMPAIGN
+    ),
     CommandSpec(
         ("select",),
         Select,
@@ -175,6 +187,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "/select 2 5",
         "/select 2",
         args=(Arg("numbers"),),
+        flags=_CAMPAIGN,
     ),
     CommandSpec(
         ("refine",),
@@ -183,7 +196,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "/refine 3 --ar 16:9 --preset final",
         "/refine 3",
         args=(Arg("number", required=False),),
-        flags=("ar", "preset"),
+        flags=("ar", "preset", *_CAMPAIGN),
     ),
     CommandSpec(
         ("inpaint",),
@@ -192,7 +205,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "/inpaint 3 a red scarf --box 40,60,200,120",
         "/inpaint 3 a red scarf",
         args=(Arg("number"), Arg("prompt")),
-        flags=("box", "faces", "mask"),
+        flags=("box", "faces", "mask", *_CAMPAIGN),
         finish=_finish_inpaint,
     ),
     CommandSpec(
@@ -202,7 +215,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "/outpaint 3 --pan left",
         "/outpaint 3",
         args=(Arg("number"),),
-        flags=("zoom", "pan"),
+        flags=("zoom", "pan", *_CAMPAIGN),
         finish=_finish_outpaint,
     ),
     CommandSpec(
@@ -212,21 +225,27 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "/upscale 3 2 --faces",
         "/upscale 3",
         args=(Arg("number"), Arg("scale", required=False)),
-        flags=("faces",),
+        flags=("faces", *_CAMPAIGN),
     ),
     CommandSpec(
-        ("faces",), Faces, "restore the faces of a candidate", "/faces 3", "/faces 3", args=(Arg("number"),)
+        ("faces",),
+        Faces,
+        "restore the faces of a candidate",
+        "/faces 3",
+        "/faces 3",
+        args=(Arg("number"),),
+        flags=_CAMPAIGN,
     ),
-    CommandSpec(("status",), Status, "where the campaign stands", "/status", "/status"),
-    CommandSpec(("cost",), Cost, "device time spent and saved", "/cost", "/cost"),
-    CommandSpec(("cancel",), Cancel, "stop the campaign and its jobs", "/cancel", "/cancel"),
+    CommandSpec(("status",), Status, "where the campaign stands", "/status", "/status", flags=_CAMPAIGN),
+    CommandSpec(("cost",), Cost, "device time spent and saved", "/cost", "/cost", flags=_CAMPAIGN),
+    CommandSpec(("cancel",), Cancel, "stop the campaign and its jobs", "/cancel", "/cancel", flags=_CAMPAIGN),
     CommandSpec(
         ("settings",),
         SettingsCmd,
         "show or change the campaign defaults",
         "/settings budget 10m quorum 3 vote 1h",
         "/settings",
-        flags=("budget", "quorum", "vote", "top", "n", "ar", "preset"),
+        flags=("budget", "quorum", "vote", "top", "n", "ar", "preset", *_CAMPAIGN),
         bare_keys=True,
     ),
     CommandSpec(

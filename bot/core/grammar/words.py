@@ -51,6 +51,16 @@ class Name(Text):
         return "a model name, hub id or path"
 
 
+class CampaignRef(Text):
+    metavar = "REF"
+
+    def __init__(self) -> None:
+        super().__init__(100)
+
+    def describe(self) -> str:
+        return "a campaign's short id or words of its title"
+
+
 class Lora(ValueType):
     metavar = "NAME:WEIGHT"
     _re = re.compile(r"([A-Za-z0-9_./-]{1,100})(?::(.*))?", re.DOTALL)

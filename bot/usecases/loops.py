@@ -1,4 +1,5 @@
-"""The service's background loops: engine results, round deadlines, stored effects, schedules, progress."""
+"""The service's background loops: engine results, round deadlines, stored effects, schedules, progress,
+and forgetting the heartbeats of workers that stopped without saying goodbye."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import logging
 
 from pydantic import ValidationError
 
-from bot.jobs import ResultConsumer
 from bot.service import CampaignService
 from bot.state import keys
+from bot.usecases.jobs import ResultConsumer
 from engine.api import Progress
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,15 @@ async def schedule_loop(service: CampaignService, stop: asyncio.Event, interval:
         await _sleep_or_stop(stop, interval)
 
 
+async def silent_workers_loop(service: CampaignService, stop: asyncio.Event, interval: float = 30.0) -> None:
+    while not stop.is_set():
+        try:
+            await service.forget_silent_workers(service.clock())
+        except Exception:
+            log.exception("forgetting silent workers failed")
+        await _sleep_or_stop(stop, interval)
+
+
 async def progress_loop(service: CampaignService, stop: asyncio.Event) -> None:
     while not stop.is_set():
         pubsub = service.redis.pubsub()
@@ -71,7 +81,7 @@ async def progress_loop(service: CampaignService, stop: asyncio.Event) -> None:
                     progress = Progress.model_validate_json(message["data"])
                 except ValidationError:
                     continue
-                await service.relay_progress(progress)
+                await service.relay_progress(progress, wait=False)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -88,4 +98,5 @@ async def run_service_loops(service: CampaignService, consumer: ResultConsumer, 
         tasks.create_task(deadline_loop(service, stop))
         tasks.create_task(effects_loop(service, stop))
         tasks.create_task(schedule_loop(service, stop))
+        tasks.create_task(silent_workers_loop(service, stop))
         tasks.create_task(progress_loop(service, stop))

@@ -1,0 +1,89 @@
+"""What the bench runs on: the offline tiny models, or the full-size SD 1.5 / SDXL architectures built
+from their configs with random weights (speed does not depend on weight values), each with its random
+``AutoencoderTiny`` draft decoder and a random full-size Real-ESRGAN x4plus upscaler."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.artifacts import ArtifactStore
+from engine.catalog import PostSpec
+from engine.registry import ModelRegistry
+
+ESRGAN_X4PLUS: dict[str, int] = {
+    "num_in_ch": 3, "num_out_ch": 3, "num_feat": 64, "num_block": 23, "num_grow_ch": 32, "scale": 4,
+}  # fmt: skip
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass
+class Setup:
+    registry: ModelRegistry
+    runner: Any
+    model: str
+    device: str
+    dtype: torch.dtype
+    store: ArtifactStore
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Build modules directly in ``dtype`` (no float32 copy of a multi-GB model on the way)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(before)
+
+
+def random_esrgan_post(scratch: Path) -> PostSpec:
+    """Real-ESRGAN x4plus (RRDBNet, 23 blocks) with random weights, saved where RealESRGANer loads it."""
+    from engine.compat import install_functional_tensor_shim
+
+    install_functional_tensor_shim()  # before basicsr's first import
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+
+    torch.manual_seed(0)
+    path = scratch / "esrgan_x4plus_random.pth"
+    torch.save({"params_ema": RRDBNet(**ESRGAN_X4PLUS).state_dict()}, path)
+    return PostSpec(
+        esrgan=path, esrgan_arch=ESRGAN_X4PLUS, gfpgan=scratch / "unused.pth", gfpgan_arch={},
+        facexlib_root=scratch, tile=256,
+    )  # fmt: skip
+
+
+def full_size_registry(arch: str, device: str, dtype: torch.dtype, scratch: Path) -> ModelRegistry:
+    """A registry serving the random full-size ``arch`` ("sd15" or "sdxl") under that name."""
+    from engine.sd_family import FULL_SIZE, build_draft_decoder, build_sd_pipeline
+
+    config = FULL_SIZE[arch]
+    with default_dtype(dtype):
+        pipe = build_sd_pipeline(config, scratch / "tokenizer", device=device)
+        draft_vae = build_draft_decoder(config, device=device)
+    pipe.to(device=device, dtype=dtype)
+    registry = ModelRegistry(post=random_esrgan_post(scratch), device=device, dtype=dtype)
+    registry.add_pipeline(arch, pipe, family=arch, draft_vae=draft_vae.to(device=device, dtype=dtype))
+    return registry
+
+
+def build_setup(arch: str, device: str, dtype: torch.dtype, scratch: Path, models: Path | None) -> Setup:
+    from engine.pipeline_runner import DiffusersRunner
+
+    if arch == "tiny":
+        from engine.tiny import build_tiny_models
+        from engine.tiny_catalog import tiny_registry
+
+        registry = tiny_registry(build_tiny_models(models or scratch / "models"), device=device, dtype=dtype)
+        model = "tiny-sd"
+    else:
+        registry = full_size_registry(arch, device, dtype, scratch)
+        model = arch
+    store = ArtifactStore(scratch / "artifacts")
+    return Setup(registry, DiffusersRunner(registry), model, device, dtype, store)
