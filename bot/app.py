@@ -16,6 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from bot.config import Config
+from bot.file_links import FileLinks
 from bot.ports import Presenter
 from bot.processes import spawn, stop
 from bot.redis_server import EmbeddedRedis, RedisStartError
@@ -59,7 +60,10 @@ _CHAT_SECRETS = ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DR
 def worker_command(config: Config) -> list[str]:
     argv = [sys.executable, "-m", "bot.cli", "worker", "--data", str(config.data_dir)]
     argv += ["--max-batch", str(config.max_batch), "--compile", config.compile_mode]
-    argv += ["--model", config.model] if config.model else ["--tiny"]
+    if config.model:
+        argv += ["--model", config.model]
+    elif not config.default_model():  # with a catalog the worker takes its default from it
+        argv += ["--tiny"]
     return argv
 
 
@@ -104,7 +108,7 @@ async def running_stack(
         ArtifactStore(data_dir / "artifacts"),
         presenters,
         retention_seconds=int(config.retention_days * 86400),
-        default_model=config.model or TINY_MODEL,
+        default_model=config.default_model() or TINY_MODEL,
         quota_images_per_day=config.quota_images_per_day,
     )
     workers = start_workers(config, redis_url) if with_workers else []
@@ -158,6 +162,13 @@ class AdapterSlot:
     stop: Callable[[], Awaitable[None]]
 
 
+def file_links(config: Config) -> FileLinks | None:
+    """Signed links to full-size images, when the web app has a public address and a secret."""
+    if not config.public_url or not config.link_secret:
+        return None
+    return FileLinks(config.link_secret, config.public_url)
+
+
 def web_slot(config: Config) -> AdapterSlot:
     from adapters.web.app import WebApp
     from adapters.web.presenter import WebPresenter
@@ -166,7 +177,8 @@ def web_slot(config: Config) -> AdapterSlot:
     apps: list[WebApp] = []
 
     async def start(service: CampaignService) -> str:
-        app = WebApp(service, presenter, config.web_host, config.web_port, config.web_token)
+        links = file_links(config)
+        app = WebApp(service, presenter, config.web_host, config.web_port, config.web_token, links=links)
         await app.start()
         apps.append(app)
         return app.url
@@ -186,7 +198,8 @@ def discord_slot(config: Config) -> AdapterSlot | None:
     settings = discord_settings(config)
     if settings is None:
         return None
-    presenter = DiscordPresenter()
+    links = file_links(config)
+    presenter = DiscordPresenter(full_file_url=links.url if links is not None else None)
     adapters: list[Any] = []
 
     async def start(service: CampaignService) -> str:

@@ -14,7 +14,8 @@ SUBCOMMANDS = {
     "worker": "one engine worker: consumes the job streams, runs the image stages on this machine's device",
     "demo": "run one scripted campaign through the real stack and write every stage's images to --out",
     "bench": "compare stock one-at-a-time diffusers calls with the engine's batching path",
-    "models": "offline models: `models tiny` writes the tiny random-weight models, `models list`",
+    "models": "models: `models list` (catalog, LoRAs), `models pull NAME`, `models tiny` (offline models)",
+    "doctor": "what a worker can serve on this machine: device, memory, each model and extra, the fixes",
 }
 
 
@@ -41,10 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     # Subcommands with their own flags get everything after the subcommand's name.
-    if args_list and args_list[0] == "models":
-        from engine.models_cli import models_main
-
-        return models_main(args_list[1:])
+    if args_list and args_list[0] in ("models", "doctor"):
+        return _models_command(args_list)
     if args_list and args_list[0] == "bench":
         from engine.bench import bench_main
 
@@ -75,6 +74,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return demo_main(config, args.out)
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _models_command(args_list: list[str]) -> int:
+    """`models` and `doctor` look where the workers look: the data dir, catalog and LoRA folder settings."""
+    from engine.doctor import ModelPlaces, doctor_main
+    from engine.models_cli import models_main
+
+    try:
+        config = load_config(role="worker")
+    except ConfigError as exc:
+        print(f"draftloop: {exc}", file=sys.stderr)
+        return 2
+    places = ModelPlaces(
+        data_dir=config.data_dir,
+        model=config.model,
+        models_file=config.models_file,
+        lora_dir=config.lora_dir,
+        weights_dir=config.weights_dir,
+    )
+    if args_list[0] == "doctor":
+        if len(args_list) > 1:
+            print("draftloop doctor takes no arguments (it reads the configuration)", file=sys.stderr)
+            return 2
+        return doctor_main(places)
+    return models_main(args_list[1:], places)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,13 @@ class Config:
     model: str | None = _setting(
         "DRAFTLOOP_MODEL", "diffusers folder or hub id; unset uses the tiny offline model (tiny-sd)"
     )
+    models_file: Path | None = _setting(
+        "DRAFTLOOP_MODELS",
+        "model catalog (TOML): the models workers serve and the default; unset = models.toml in the data dir",
+    )
+    lora_dir: Path | None = _setting(
+        "DRAFTLOOP_LORA_DIR", "folder of LoRA .safetensors files, each named by its file stem"
+    )
     workers: int = _setting("DRAFTLOOP_WORKERS", "engine workers `up` starts (one per GPU); 0 for none", 1)
     max_batch: int = _setting("DRAFTLOOP_MAX_BATCH", "most images one pipeline call may batch", 8)
     compile_mode: str = _setting(
@@ -55,8 +62,8 @@ class Config:
     )
     visibility_timeout: float = _setting(
         "DRAFTLOOP_VISIBILITY_TIMEOUT",
-        "seconds before a silent worker's jobs are taken over by another",
-        60.0,
+        "seconds without a heartbeat (sent every 2 s) before a worker's unfinished jobs go to another",
+        10.0,
     )
     allow_download: bool = _setting(
         "DRAFTLOOP_ALLOW_DOWNLOAD", "let workers download hub models missing from the local cache", False
@@ -69,6 +76,13 @@ class Config:
     web_port: int = _setting("DRAFTLOOP_WEB_PORT", "web playground port", DEFAULT_WEB_PORT)
     web_token: str | None = _setting(
         "DRAFTLOOP_WEB_TOKEN", "token the playground requires; mandatory when binding beyond loopback"
+    )
+    public_url: str | None = _setting(
+        "DRAFTLOOP_PUBLIC_URL",
+        "the web app's address as people reach it (https://...): links to images over a chat upload limit",
+    )
+    link_secret: str | None = _setting(
+        "DRAFTLOOP_LINK_SECRET", "secret that signs those links (required with DRAFTLOOP_PUBLIC_URL)"
     )
     retention_days: float = _setting(
         "DRAFTLOOP_RETENTION_DAYS", "days a finished campaign is kept in Redis", 30.0
@@ -100,6 +114,12 @@ class Config:
     @property
     def tiny(self) -> bool:
         return not self.model
+
+    def default_model(self) -> str | None:
+        """DRAFTLOOP_MODEL, else the model catalog's default; None: the tiny offline model."""
+        from engine.model_catalog_file import catalog_default
+
+        return self.model or catalog_default(self.models_file, self.data_dir)
 
     def redacted(self) -> dict[str, object]:
         """For logs: secrets are never printed."""
@@ -219,6 +239,12 @@ def check_engine_settings(config: Config) -> None:
         raise ConfigError(
             f"DRAFTLOOP_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {config.log_level!r}"
         )
+    from engine.model_catalog_file import CatalogError, catalog_default
+
+    try:
+        catalog_default(config.models_file, config.data_dir)
+    except CatalogError as exc:
+        raise ConfigError(f"DRAFTLOOP_MODELS: {exc}") from exc
 
 
 def check_bot_settings(config: Config) -> None:
@@ -235,6 +261,10 @@ def check_bot_settings(config: Config) -> None:
     ):
         raise ConfigError(
             f"DISCORD_GUILD_IDS must be comma-separated numbers, got {config.discord_guild_ids!r}"
+        )
+    if config.public_url and not config.link_secret:
+        raise ConfigError(
+            "DRAFTLOOP_PUBLIC_URL is set but DRAFTLOOP_LINK_SECRET is not: links can't be signed"
         )
     if config.web_host not in _LOOPBACK_HOSTS and not config.web_token:
         raise ConfigError(

@@ -7,7 +7,6 @@ zoom out 1.5× → upscale ×4 with face restore. Exits 0 only if every stage pr
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import sys
 import time
@@ -18,6 +17,7 @@ from bot.app import running_stack
 from bot.config import Config
 from bot.core.messages import NUMBER_EMOJI, Message, MessageKind
 from bot.core.model import Campaign, Stage, ThreadRef, User
+from bot.demo_page import demo_page
 from bot.ports import PostLog
 from bot.service import CampaignService
 
@@ -175,49 +175,25 @@ def write_outputs(
     tallies: dict[int, list[tuple[str, float]]],
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    paths: dict[int, str] = {}
     for stage, numbers in made.items():
         if stage == "vote":
             continue
         (out / stage).mkdir(exist_ok=True)
-        cells = []
         for n in numbers:
             c = campaign.candidates[n]
-            name = f"{stage}/{n:03d}-seed{c.seed}.png"
-            (out / name).write_bytes(service.read_artifact(c.artifact))
-            caption = f"#{n} · seed {c.seed} · {c.preset} · {c.width}×{c.height}"
-            if c.parent:
-                caption += f" · from #{c.parent}"
-            cells.append(
-                f'<figure><img src="{name}" alt="#{n}"><figcaption>{html.escape(caption)}'
-                "</figcaption></figure>"
-            )
-        rows.append(f"<h2>{stage}</h2><div class=row>{''.join(cells)}</div>")
-    votes = {str(n): [u for u, _ in voters] for n, voters in tallies.items()}
+            paths[n] = f"{stage}/{n:03d}-seed{c.seed}.png"
+            (out / paths[n]).write_bytes(service.read_artifact(c.artifact))
+    votes = {n: [u for u, _ in voters] for n, voters in tallies.items()}
     doc = {
         "campaign": json.loads(campaign.model_dump_json()),
         "stages": {k: v for k, v in made.items()},
-        "votes_round_1": votes,
+        "votes_round_1": {str(n): users for n, users in votes.items()},
         "ledger_total_device_seconds": campaign.spent_seconds(),
     }
     (out / "campaign.json").write_text(json.dumps(doc, indent=2))
-    prompt = html.escape(campaign.settings.prompt)
     model = campaign.candidates[min(campaign.candidates)].model if campaign.candidates else ""
-    model_note = (
-        "<p>Made with the tiny random-weight offline model: the pictures are noise (and face restore "
-        "repaints whatever its random detector calls a face); the stages, sizes, seeds and lineage are "
-        "real. Set DRAFTLOOP_MODEL to a real model for real pictures.</p>"
-        if model.startswith("tiny")
-        else ""
-    )
-    (out / "index.html").write_text(
-        "<!doctype html><meta charset=utf-8><title>draftloop demo</title>"
-        "<style>body{font:14px system-ui;margin:2em;background:#111;color:#eee}"
-        "img{image-rendering:pixelated;width:160px;border-radius:6px}figure{display:inline-block;margin:6px}"
-        "figcaption{font-size:12px;color:#aaa}</style>"
-        f"<h1>draftloop demo</h1><p>{prompt}</p><p>winners of round 1: {made.get('vote')}; "
-        f"device seconds spent: {campaign.spent_seconds():.2f}</p>{model_note}{''.join(rows)}"
-    )
+    (out / "index.html").write_text(demo_page(campaign, made, votes, paths, model.startswith("tiny")))
 
 
 async def _demo(config: Config, out: Path) -> int:

@@ -46,6 +46,10 @@ def prometheus_text(stats: Mapping[str, object]) -> str:
     out += _family(
         "draftloop_device_seconds_total", "counter", "device time used by jobs", [("", device_seconds)]
     )
+    for key, what in (("load_ms", "loading and warming up models"), ("compile_ms", "torch.compile")):
+        seconds = float(counters.get(key, 0)) / 1000
+        name = f"draftloop_{key.removesuffix('_ms')}_seconds_total"
+        out += _family(name, "counter", f"device time spent on {what}, charged to no job", [("", seconds)])
     redis = stats.get("redis")
     if isinstance(redis, Mapping):
         for key, (name, kind, help_text) in _REDIS.items():

@@ -101,6 +101,8 @@ def worker_settings(config: Config, args: argparse.Namespace) -> WorkerSettings:
         compile_mode=config.compile_mode,
         allow_download=config.allow_download,
         weights_dir=config.weights_dir,
+        models_file=config.models_file,
+        lora_dir=config.lora_dir,
         worker_id=args.worker_id,
     )
 

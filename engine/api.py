@@ -18,6 +18,7 @@ from engine.keys import (  # noqa: F401  (the names the bot shares with the engi
     ENGINE_GROUP,
     LANES,
     RESULTS_STREAM,
+    RETURNED_CONSUMER,
     STATS_KEY,
     WORKERS_KEY,
     cancel_key,
@@ -70,7 +71,8 @@ class Job(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0])  # one output image per seed
     # The engine resolves size, steps, guidance, scheduler and decoder from its preset table for the
     # model's family; the fields below override the preset when set.
-    preset: Literal["draft", "preview", "final"] = "draft"
+    # "draft" is few-step (LCM-LoRA) where the family has one; "draft-dpm" the classic multi-step draft
+    preset: Literal["draft", "draft-dpm", "preview", "final"] = "draft"
     aspect: tuple[int, int] = (1, 1)  # width:height
     width: int | None = None
     height: int | None = None
@@ -90,6 +92,7 @@ class Job(BaseModel):
     control_image: str | None = None  # sketch / line art artifact key
     control_kind: Literal["canny", "lineart"] | None = None
     created_at: float = 0.0
+    user: str = ""  # who asked for it: workers take turns between users within a lane
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -101,6 +104,7 @@ class ImageOut(BaseModel):
     seed: int
     width: int
     height: int
+    score: float | None = None  # aesthetic estimate on a 1-10 scale (drafts), None where not scored
 
 
 class Result(BaseModel):
@@ -125,6 +129,28 @@ class Progress(BaseModel):
     total: int
 
 
+class LoraOffer(BaseModel):
+    """A LoRA a worker serves: its base family (None: unknown, offered for every model) and trigger words."""
+
+    model_config = ConfigDict(frozen=True)
+    name: str
+    family: str | None = None
+    triggers: list[str] = Field(default_factory=list)
+
+
+# model families whose LoRAs are interchangeable (a LoRA trained on SDXL works on SDXL-Turbo)
+_LORA_BASE = {"sdxl-turbo": "sdxl", "flux-schnell": "flux"}
+
+
+def lora_base(family: str) -> str:
+    return _LORA_BASE.get(family, family)
+
+
+def lora_fits(lora_family: str | None, model_family: str) -> bool:
+    """Whether a LoRA trained on ``lora_family`` may be used with a model of ``model_family``."""
+    return lora_family is None or lora_base(lora_family) == lora_base(model_family)
+
+
 class WorkerBeat(BaseModel):
     worker: str
     device: str
@@ -133,6 +159,10 @@ class WorkerBeat(BaseModel):
     busy: bool = False
     batch_size: int = 0
     models: list[str] = Field(default_factory=list)  # names this worker knows (paths and hub ids also work)
+    load_seconds: float = 0.0  # loading and warming up models so far (never charged to a job)
+    compile_seconds: float = 0.0  # torch.compile so far
+    families: dict[str, str] = Field(default_factory=dict)  # model name -> family
+    loras: list[LoraOffer] = Field(default_factory=list)
 
 
 def encode(model: BaseModel) -> dict[str, str]:

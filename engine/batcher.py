@@ -53,3 +53,48 @@ def make_batches(
         current.items.append(item)
         current.images += n
     return batches
+
+
+def fair_order(
+    items: list[T], job_of: Callable[[T], Job], lane_rank: Callable[[T], int], served: dict[str, float]
+) -> list[T]:
+    """``items`` lane by lane in priority order; within a lane one job per user in turn, starting with the
+    user served longest ago (never served first, then whoever has the oldest job), so one user's backlog
+    does not hold back everyone else's first images."""
+    ordered: list[T] = []
+    for rank in sorted({lane_rank(item) for item in items}):
+        queues: dict[str, list[T]] = {}
+        for item in items:
+            if lane_rank(item) == rank:
+                queues.setdefault(user_of(job_of(item)), []).append(item)
+        users = sorted(queues, key=lambda user: served.get(user, float("-inf")))  # stable: oldest job first
+        depth = max(len(q) for q in queues.values())
+        for turn in range(depth):
+            ordered.extend(queues[user][turn] for user in users if turn < len(queues[user]))
+    return ordered
+
+
+def user_of(job: Job) -> str:
+    """Whose work a job is, for fair turns: the person who asked, else the campaign."""
+    return job.user or job.campaign_id
+
+
+def next_batch(
+    ordered: list[T], job_of: Callable[[T], Job], key_of: Callable[[Job], tuple[object, ...]], max_images: int
+) -> tuple[Batch[T], list[T]]:
+    """The batch a worker runs next: the first item of ``ordered`` and the compatible items after it that
+    fit in ``max_images`` images (a job larger than that runs alone); and everything else, in order."""
+    head_key = key_of(job_of(ordered[0]))
+    slot = _hashable(head_key)
+    batch: Batch[T] = Batch(key=head_key)
+    rest: list[T] = []
+    for item in ordered:
+        job = job_of(item)
+        n = max(1, len(job.seeds))
+        fits = not batch.items or batch.images + n <= max_images
+        if fits and _hashable(key_of(job)) == slot:
+            batch.items.append(item)
+            batch.images += n
+        else:
+            rest.append(item)
+    return batch, rest

@@ -20,11 +20,13 @@ class IPAdapterSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    source: str  # a diffusers folder or a hub id
+    source: str  # a diffusers folder, a hub id, or (single_file) one .safetensors / .ckpt checkpoint
     family: str  # a key of engine.presets.FAMILIES
     draft_vae: str | None = None  # AutoencoderTiny folder or hub id
     ip_adapter: IPAdapterSpec | None = None
     controlnets: Mapping[str, str] = field(default_factory=dict)  # control kind -> folder or hub id
+    single_file: bool = False
+    config: str | None = None  # single_file: the diffusers folder or hub id holding its component configs
 
 
 @dataclass(frozen=True)
@@ -73,21 +75,36 @@ _FAMILY_BY_CLASS = {
 DEFAULT_WEIGHTS_DIR = "~/.cache/draftloop/weights"
 
 
+ESRGAN_X4PLUS = "RealESRGAN_x4plus.pth"
+ESRGAN_GENERAL = "realesr-general-x4v3.pth"  # the compact SRVGGNetCompact upscaler, ~13x cheaper
+_X4PLUS_ARCH = {
+    "num_in_ch": 3,
+    "num_out_ch": 3,
+    "num_feat": 64,
+    "num_block": 23,
+    "num_grow_ch": 32,
+    "scale": 4,
+}
+_GENERAL_ARCH = {
+    "num_in_ch": 3,
+    "num_out_ch": 3,
+    "num_feat": 64,
+    "num_conv": 32,
+    "upscale": 4,
+    "act_type": "prelu",
+}
+
+
 def default_post_spec(weights_dir: Path | str | None = None) -> PostSpec:
-    """Real-ESRGAN x4plus and GFPGAN v1.4 under ``weights_dir`` (default: $DRAFTLOOP_WEIGHTS or
-    ~/.cache/draftloop/weights)."""
+    """Real-ESRGAN and GFPGAN v1.4 under ``weights_dir`` (default: $DRAFTLOOP_WEIGHTS or
+    ~/.cache/draftloop/weights): x4plus, or general-x4v3 when only that one is there."""
     root = weights_dir or os.environ.get("DRAFTLOOP_WEIGHTS", DEFAULT_WEIGHTS_DIR)
     weights = Path(root).expanduser()
+    general_only = not (weights / ESRGAN_X4PLUS).exists() and (weights / ESRGAN_GENERAL).exists()
     return PostSpec(
-        esrgan=weights / "RealESRGAN_x4plus.pth",
-        esrgan_arch={
-            "num_in_ch": 3,
-            "num_out_ch": 3,
-            "num_feat": 64,
-            "num_block": 23,
-            "num_grow_ch": 32,
-            "scale": 4,
-        },
+        esrgan=weights / (ESRGAN_GENERAL if general_only else ESRGAN_X4PLUS),
+        esrgan_net="SRVGGNetCompact" if general_only else "RRDBNet",
+        esrgan_arch=dict(_GENERAL_ARCH if general_only else _X4PLUS_ARCH),
         gfpgan=weights / "GFPGANv1.4.pth",
         gfpgan_arch={
             "out_size": 512,

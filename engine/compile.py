@@ -22,6 +22,9 @@ on GPUs.
 
 from __future__ import annotations
 
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any
 
 MODES = ("off", "default", "reduce-overhead", "max-autotune")
@@ -90,3 +93,23 @@ def compile_pipeline(pipe: Any, mode: str, *, backend: str = DEFAULT_BACKEND) ->
             module.compile(**kwargs)
             done.append(name)
     return done
+
+
+def cache_env(data_dir: Path) -> dict[str, str]:
+    """Environment that keeps torch.compile's caches under the data dir, so a restarted worker reuses the
+    generated kernels and graphs instead of compiling again (CUDA graphs are captured anew by each process,
+    which the warm-up does before the worker takes work)."""
+    root = data_dir / "compile-cache"
+    return {
+        "TORCHINDUCTOR_CACHE_DIR": str(root / "inductor"),
+        "TORCHINDUCTOR_FX_GRAPH_CACHE": "1",
+        "TORCHINDUCTOR_AUTOGRAD_CACHE": "1",
+        "TRITON_CACHE_DIR": str(root / "triton"),
+    }
+
+
+def use_persistent_caches(data_dir: Path, environ: MutableMapping[str, str] | None = None) -> None:
+    """Set ``cache_env`` in the environment (before torch compiles anything); settings already there win."""
+    env = os.environ if environ is None else environ
+    for name, value in cache_env(data_dir).items():
+        env.setdefault(name, value)

@@ -7,7 +7,9 @@ import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
+from engine.recipes import Recipe
 from engine.runner import BadInput
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -53,9 +55,15 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def encode_png(img: Image.Image) -> bytes:
+def encode_png(img: Image.Image, *, fast: bool = False, recipe: Recipe | None = None) -> bytes:
+    """PNG bytes; ``fast`` (drafts and other intermediates) trades some size for a quick compression;
+    ``recipe`` goes into the file's text chunks (see ``engine.recipes``)."""
+    info = PngInfo()
+    if recipe is not None:
+        for key, value in recipe.chunks().items():
+            info.add_itxt(key, value)  # iTXt: UTF-8, so prompts in any language survive
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", compress_level=1 if fast else 6, pnginfo=info)
     return buf.getvalue()
 
 

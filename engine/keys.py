@@ -33,3 +33,15 @@ def done_key(job_id: str) -> str:
 def attempt_key(job_id: str) -> str:
     """The last attempt at a job: which worker ran it and how it ended (for the dead-letter reason)."""
     return f"dl:engine:attempt:{job_id}"
+
+
+def starts_key(job_id: str) -> str:
+    """How many times a worker started running a job (only started runs use up its attempts)."""
+    return f"dl:engine:starts:{job_id}"
+
+
+# Entries read but not run (handed back by a worker, or taken from a dead one) wait under this consumer
+# with their idle time set far in the past, so any worker can claim them at once, and only one does.
+RETURNED_CONSUMER = "returned"
+RETURNED_IDLE_MS = 10**12
+RETURNED_MIN_IDLE_MS = 10**11

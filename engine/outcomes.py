@@ -4,6 +4,7 @@ ran out of attempts or can't be read dead-lettered, and a batch's device time sh
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from engine import api
 from engine.api import ImageOut, Job, Result
@@ -23,10 +24,24 @@ class Outcomes:
         self.store = store
         self.worker_id = worker_id
         self.max_attempts = max_attempts
+        self._encoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="engine-png")
 
-    async def succeed(self, d: Delivery, out: JobOutput, seconds: float, batch_size: int) -> None:
+    def close(self) -> None:
+        self._encoders.shutdown(wait=False)
+
+    async def store_images(self, out: JobOutput) -> list[str]:
+        """Encode (where the stage left that to us) and store a job's images, off the runner thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._encoders, lambda: [self.store.put(img.png) for img in out.images]
+        )
+
+    async def succeed(
+        self, d: Delivery, out: JobOutput, seconds: float, batch_size: int, keys: list[str] | None = None
+    ) -> None:
         job = delivered_job(d)
-        keys = await asyncio.to_thread(lambda: [self.store.put(img.png) for img in out.images])
+        if keys is None:
+            keys = await self.store_images(out)
         images = [
             ImageOut(artifact=key, seed=img.seed, width=img.width, height=img.height)
             for key, img in zip(keys, out.images, strict=True)
@@ -40,7 +55,7 @@ class Outcomes:
             device_seconds=seconds,
             batch_size=batch_size,
             worker=self.worker_id,
-            attempts=d.attempts,
+            attempts=max(1, d.attempts),
         )
         await self.queue.publish(d, result, round(seconds * 1000))
 
@@ -55,7 +70,7 @@ class Outcomes:
             device_seconds=seconds,
             batch_size=batch_size,
             worker=self.worker_id,
-            attempts=min(d.attempts, self.max_attempts),
+            attempts=min(max(1, d.attempts), self.max_attempts),
         )
         await self.queue.publish(d, result, round(seconds * 1000))
 

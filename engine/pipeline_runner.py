@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 
-from engine.api import Job, JobKind
-from engine.presets import DEFAULT_STRENGTH, Resolved, resolve
+from engine.api import Job, JobKind, LoraSpec
+from engine.compile import BUCKETS
+from engine.oom import run_splitting
+from engine.presets import DEFAULT_STRENGTH, FALLBACK, SPEED_LORA_NAME, SPEED_LORAS, Resolved, resolve
 from engine.registry import ModelRegistry
 from engine.runner import BadInput, Cancelled, JobOutput, RunContext
 from engine.stages.common import Prepared, load_refs, run_batch
@@ -20,9 +25,56 @@ SOURCE_SIZED = (JobKind.INPAINT, JobKind.OUTPAINT)  # size comes from the source
 
 
 class DiffusersRunner:
-    def __init__(self, registry: ModelRegistry, *, max_faces: int = 8) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        *,
+        max_faces: int = 8,
+        default_model: str | None = None,
+        max_batch: int = 8,
+        speed_loras: Mapping[str, Path] | None = None,
+    ) -> None:
         self.registry = registry
+        # family -> few-step LoRA file, beyond the hub ones of engine.presets.SPEED_LORAS found in the cache
+        self.speed_loras = dict(speed_loras or {})
+        self._speed_files: dict[str, Path | None] = {}
         self.max_faces = max_faces
+        self.default_model = default_model
+        self.max_batch = max_batch
+        self.load_seconds = 0.0  # loading models, LoRAs, adapters and post models: charged to no job
+        self.compile_seconds = 0.0
+
+    def overhead_seconds(self) -> tuple[float, float]:
+        """Seconds spent so far loading and compiling (the worker meters them apart from the jobs)."""
+        return self.load_seconds, self.compile_seconds
+
+    @contextmanager
+    def _loading(self) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.load_seconds += time.monotonic() - started
+
+    def warm_up(self) -> None:
+        """Load the default model's draft pipeline; with compile on, run one draft per batch bucket up to
+        ``max_batch`` so compiling (and CUDA graph capture) happens now rather than in a user's job."""
+        if not self.default_model:
+            return
+        job = Job(job_id="warm-up", campaign_id="warm-up", kind=JobKind.DRAFT, model=self.default_model)
+        res = self.resolved(job)
+        with self._loading():
+            self._activate_loras(job, res)
+            draft_pipeline(self.registry, job, res)
+        if self.registry.compile_mode == "off":
+            return
+        started = time.monotonic()
+        load_before = self.load_seconds
+        for size in [b for b in BUCKETS if b <= self.max_batch] or [1]:
+            seeds = list(range(size))
+            warm = job.model_copy(update={"job_id": f"warm-up-{size}", "prompt": "warm-up", "seeds": seeds})
+            self.run([warm], RunContext(load_artifact=_no_artifacts))
+        self.compile_seconds += time.monotonic() - started - (self.load_seconds - load_before)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -31,9 +83,34 @@ class DiffusersRunner:
     # --- batching ------------------------------------------------------------------------------
 
     def resolved(self, job: Job) -> Resolved:
-        if job.kind == JobKind.REFINE and job.preset == "draft":
+        if job.kind == JobKind.REFINE and job.preset in ("draft", "draft-dpm"):
             job = job.model_copy(update={"preset": "final"})
-        return resolve(job, self.registry.family(job.model))
+        family = self.registry.family(job.model)
+        res = resolve(job, family)
+        if res.speed_lora and self.speed_lora_file(family) is None:
+            res = resolve(job.model_copy(update={"preset": FALLBACK.get(job.preset, "draft-dpm")}), family)
+        return res
+
+    def speed_lora_file(self, family: str) -> Path | None:
+        """The family's few-step LoRA on this machine (given, or in the hub cache), or None."""
+        if family not in self._speed_files:
+            found: Path | None = self.speed_loras.get(family)
+            if found is None and family in SPEED_LORAS:
+                from huggingface_hub import try_to_load_from_cache
+
+                cached = try_to_load_from_cache(*SPEED_LORAS[family])
+                found = Path(cached) if isinstance(cached, str) else None
+            self._speed_files[family] = found if found is not None and found.is_file() else None
+        return self._speed_files[family]
+
+    def _activate_loras(self, job: Job, res: Resolved) -> None:
+        """The job's LoRAs, plus the preset's few-step LoRA at full weight."""
+        loras, extra = list(job.loras), {}
+        speed = self.speed_lora_file(self.registry.family(job.model)) if res.speed_lora else None
+        if speed is not None:
+            loras.append(LoraSpec(name=SPEED_LORA_NAME, weight=1.0))
+            extra[SPEED_LORA_NAME] = speed
+        self.registry.apply_loras(job.model, loras, extra)
 
     def strength(self, job: Job) -> float | None:
         if job.kind in (JobKind.DRAFT, *POST_KINDS) and not (job.kind == JobKind.DRAFT and job.init_image):
@@ -123,24 +200,31 @@ class DiffusersRunner:
 
     def _diffuse(self, items: list[Prepared], res: Resolved, ctx: RunContext) -> list[JobOutput]:
         first = items[0].job
-        self.registry.apply_loras(first.model, first.loras)
+        refs = load_refs(first, ctx)
+        with self._loading():
+            self._activate_loras(first, res)
+            if first.kind == JobKind.DRAFT:
+                pipe = draft_pipeline(self.registry, first, res)
+            elif first.kind in (JobKind.INPAINT, JobKind.OUTPAINT):
+                pipe = self.registry.pipeline(first.model, "inpaint")
+            else:
+                pipe = self.registry.pipeline(first.model, "img2img")
+            self.registry.set_ip_adapter(first.model, pipe, first.style_weight if refs else None)
         kwargs: dict[str, object] = {}
-        if first.kind == JobKind.DRAFT:
-            pipe = draft_pipeline(self.registry, first, res)
-        elif first.kind in (JobKind.INPAINT, JobKind.OUTPAINT):
-            pipe = self.registry.pipeline(first.model, "inpaint")
-        else:
-            pipe = self.registry.pipeline(first.model, "img2img")
         strength = self.strength(first)
         if strength is not None:
             kwargs["strength"] = strength
-        refs = load_refs(first, ctx)
-        return run_batch(self.registry, pipe, items, res, ctx, refs, first.style_weight, **kwargs)
+
+        def call(part: list[Prepared]) -> list[JobOutput]:
+            return run_batch(self.registry, pipe, part, res, ctx, refs, first.style_weight, **kwargs)
+
+        return run_splitting(items, call)
 
     def _run_post(self, job: Job, ctx: RunContext) -> JobOutput:
         wants_faces = job.kind == JobKind.RESTORE_FACES or job.face_restore
-        restorer = self.registry.face_restorer(self.max_faces) if wants_faces else None
-        upscaler = self.registry.upscaler() if job.kind == JobKind.UPSCALE else None
+        with self._loading():
+            restorer = self.registry.face_restorer(self.max_faces) if wants_faces else None
+            upscaler = self.registry.upscaler() if job.kind == JobKind.UPSCALE else None
         return run_post(job, ctx, upscaler, restorer)
 
     @staticmethod
@@ -149,3 +233,7 @@ class DiffusersRunner:
             return fn()
         except BadInput as exc:
             return JobOutput(job_id=job.job_id, error=str(exc))
+
+
+def _no_artifacts(key: str) -> bytes:
+    raise BadInput("a warm-up job reads no images")

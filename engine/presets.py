@@ -15,6 +15,7 @@ class Preset(TypedDict):
     scheduler: str
     tiny_vae: bool
     spacing: NotRequired[str]  # timestep spacing forced on the scheduler (else the model's own)
+    speed_lora: NotRequired[bool]  # runs with the family's few-step LoRA (SPEED_LORAS), else FALLBACK
 
 
 class Family(TypedDict):
@@ -30,7 +31,21 @@ FAMILIES: dict[str, Family] = {
         "min_side": 16,
         "max_side": 256,
         "presets": {
-            "draft": {"long_side": 48, "steps": 2, "guidance": 5.0, "scheduler": "euler", "tiny_vae": True},
+            "draft": {
+                "long_side": 48,
+                "steps": 2,
+                "guidance": 1.0,
+                "scheduler": "lcm",
+                "tiny_vae": True,
+                "speed_lora": True,
+            },
+            "draft-dpm": {
+                "long_side": 48,
+                "steps": 2,
+                "guidance": 5.0,
+                "scheduler": "euler",
+                "tiny_vae": True,
+            },
             "preview": {
                 "long_side": 64,
                 "steps": 3,
@@ -62,7 +77,22 @@ FAMILIES: dict[str, Family] = {
         "min_side": 256,
         "max_side": 1024,
         "presets": {
-            "draft": {"long_side": 512, "steps": 8, "guidance": 6.0, "scheduler": "dpm++", "tiny_vae": True},
+            # LCM-LoRA: 4 steps at guidance 1 (no classifier-free guidance, so no doubled batch)
+            "draft": {
+                "long_side": 512,
+                "steps": 4,
+                "guidance": 1.0,
+                "scheduler": "lcm",
+                "tiny_vae": True,
+                "speed_lora": True,
+            },
+            "draft-dpm": {
+                "long_side": 512,
+                "steps": 8,
+                "guidance": 6.0,
+                "scheduler": "dpm++",
+                "tiny_vae": True,
+            },
             "preview": {
                 "long_side": 512,
                 "steps": 20,
@@ -84,7 +114,21 @@ FAMILIES: dict[str, Family] = {
         "min_side": 512,
         "max_side": 2048,
         "presets": {
-            "draft": {"long_side": 768, "steps": 10, "guidance": 5.0, "scheduler": "dpm++", "tiny_vae": True},
+            "draft": {
+                "long_side": 768,
+                "steps": 4,
+                "guidance": 1.0,
+                "scheduler": "lcm",
+                "tiny_vae": True,
+                "speed_lora": True,
+            },
+            "draft-dpm": {
+                "long_side": 768,
+                "steps": 10,
+                "guidance": 5.0,
+                "scheduler": "dpm++",
+                "tiny_vae": True,
+            },
             "preview": {
                 "long_side": 1024,
                 "steps": 20,
@@ -173,6 +217,16 @@ FAMILIES: dict[str, Family] = {
     },
 }
 
+# The few-step LoRA of each family (hub repo, weight file) for presets with "speed_lora"; the tiny
+# family's is written next to the tiny models (engine.tiny_lcm). A preset whose family has none, or
+# whose LoRA is not on this machine, runs as its FALLBACK preset instead.
+SPEED_LORAS: dict[str, tuple[str, str]] = {
+    "sd15": ("latent-consistency/lcm-lora-sdv1-5", "pytorch_lora_weights.safetensors"),
+    "sdxl": ("latent-consistency/lcm-lora-sdxl", "pytorch_lora_weights.safetensors"),
+}
+SPEED_LORA_NAME = "draftloop-lcm"  # the adapter name it is loaded under
+FALLBACK = {"draft": "draft-dpm"}
+
 # img2img strengths by kind when the job sets none
 DEFAULT_STRENGTH: dict[str, float] = {
     "variation": 0.6,
@@ -192,6 +246,7 @@ class Resolved:
     scheduler: str
     tiny_vae: bool
     spacing: str | None = None
+    speed_lora: bool = False
 
 
 def _round(value: float, multiple: int, lo: int, hi: int) -> int:
@@ -215,7 +270,8 @@ def resolve(job: Job, family: str) -> Resolved:
     if family not in FAMILIES:
         raise KeyError(f"no presets for model family {family!r}")
     fam = FAMILIES[family]
-    preset = fam["presets"][job.preset]
+    presets = fam["presets"]
+    preset = presets.get(job.preset) or presets["draft"]  # "draft-dpm" where the family has one draft
     width, height = size_for(job.aspect, preset["long_side"], family)
     mult, top = fam["multiple"], fam["max_side"]
     if job.width is not None and job.height is not None:
@@ -234,4 +290,5 @@ def resolve(job: Job, family: str) -> Resolved:
         scheduler=preset["scheduler"],
         tiny_vae=preset["tiny_vae"],
         spacing=preset.get("spacing"),
+        speed_lora=preset.get("speed_lora", False),
     )

@@ -5,18 +5,25 @@ kept), with the LoRA and IP-Adapter state of each and the post-processing models
 from __future__ import annotations
 
 import gc
+import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 from engine import devices
-from engine.api import LoraSpec
+from engine.api import LoraOffer, LoraSpec, lora_fits
 from engine.catalog import KNOWN_MODELS, ModelSpec, PostSpec, default_post_spec, folder_spec, guess_family
 from engine.compile import DEFAULT_BACKEND, check_mode, compile_pipeline
 from engine.loaded_model import LoadedModel, apply_loras, set_ip_adapter
+from engine.loras import LoraFile, lora_file
 from engine.post_models import PostModels
+from engine.pull.variants import local_folder, weights_variant
 from engine.runner import BadInput
+from engine.single_file import SingleFileError, load_single_file
+
+log = logging.getLogger("draftloop.registry")
 
 Mode = Literal["txt2img", "img2img", "inpaint"]
 
@@ -26,7 +33,7 @@ class ModelRegistry:
         self,
         models: Mapping[str, ModelSpec] | None = None,
         *,
-        loras: Mapping[str, Path] | None = None,
+        loras: Mapping[str, Path | LoraFile] | None = None,
         post: PostSpec | None = None,
         allow_download: bool = False,
         device: str | None = None,
@@ -38,7 +45,10 @@ class ModelRegistry:
     ) -> None:
         self._models: dict[str, ModelSpec] = dict(KNOWN_MODELS)
         self._models.update(models or {})
-        self._loras = dict(loras or {})
+        self._loras = {
+            name: found if isinstance(found, LoraFile) else replace(lora_file(found), name=name)
+            for name, found in (loras or {}).items()
+        }
         self.post = post or default_post_spec()
         self.allow_download = allow_download
         auto_device, auto_dtype = devices.auto_device()
@@ -74,6 +84,22 @@ class ModelRegistry:
 
     def lora_names(self) -> list[str]:
         return sorted(self._loras)
+
+    def lora_offers(self) -> list[LoraOffer]:
+        """The LoRAs, with their family and trigger words, as the heartbeat advertises them."""
+        return [self._loras[name].offer() for name in sorted(self._loras)]
+
+    def families(self) -> dict[str, str]:
+        """The family of every named model whose weights are on this machine (what it can serve offline)."""
+        return {name: self.family(name) for name in self.available() if self.is_local(name)}
+
+    def is_local(self, name: str) -> bool:
+        if name in self._in_memory:
+            return True
+        spec = self.spec(name)
+        if spec.single_file:
+            return Path(spec.source).expanduser().is_file()
+        return local_folder(spec.source) is not None
 
     def spec(self, name: str) -> ModelSpec:
         """The spec for a known name, a diffusers folder, or a hub id (cached unless downloads are on)."""
@@ -132,7 +158,17 @@ class ModelRegistry:
             self._evict()
         dtype = self.dtype_for(spec.family)
         try:
-            base = AutoPipelineForText2Image.from_pretrained(spec.source, torch_dtype=dtype, **self._kw())
+            if spec.single_file:
+                base = load_single_file(spec, dtype=dtype, allow_download=self.allow_download)
+            else:
+                variant = weights_variant(
+                    spec.source
+                )  # `models pull` fetches the fp16 files where they exist
+                base = AutoPipelineForText2Image.from_pretrained(
+                    spec.source, torch_dtype=dtype, variant=variant, **self._kw()
+                )
+        except SingleFileError as exc:
+            raise BadInput(f"Model '{name}' could not be loaded: {exc}") from exc
         except (OSError, ValueError) as exc:
             raise BadInput(f"Model '{name}' could not be loaded: {exc}") from exc
         if hasattr(base, "safety_checker") and getattr(base, "safety_checker", None) is not None:
@@ -162,11 +198,24 @@ class ModelRegistry:
         if key in loaded.pipes:
             return loaded.pipes[key]
         extra: dict[str, Any] = {}
-        if use_tiny:
-            if loaded.draft_vae is None:
+        if use_tiny and loaded.draft_vae is None:
+            try:
                 loaded.draft_vae = AutoencoderTiny.from_pretrained(
                     loaded.spec.draft_vae, torch_dtype=loaded.dtype, **self._kw()
                 ).to(self.device)
+            except OSError:
+                # drafts still work with the full decoder, only slower; `draftloop doctor` names the fix
+                log.warning(
+                    "draft decoder %s of model %s is missing: drafts use the full VAE",
+                    loaded.spec.draft_vae,
+                    name,
+                )
+                loaded.spec = replace(loaded.spec, draft_vae=None)
+                use_tiny = False
+                key = (mode, False, control)
+                if key in loaded.pipes:
+                    return loaded.pipes[key]
+        if use_tiny:
             extra["vae"] = loaded.draft_vae
         if control is not None:
             source = loaded.spec.controlnets.get(control)
@@ -208,6 +257,7 @@ class ModelRegistry:
             "euler_a": "EulerAncestralDiscreteScheduler",
             "dpm++": "DPMSolverMultistepScheduler",
             "ddim": "DDIMScheduler",
+            "lcm": "LCMScheduler",
         }
         current = pipe.scheduler
         # e.g. "flow": keep the model's own scheduler class
@@ -220,8 +270,22 @@ class ModelRegistry:
 
     # --- LoRA and IP-Adapter (state lives on the shared UNet, so it is tracked per model) --------
 
-    def apply_loras(self, name: str, loras: Sequence[LoraSpec]) -> None:
-        apply_loras(self._load(name), name, loras, self._loras)
+    def apply_loras(
+        self, name: str, loras: Sequence[LoraSpec], extra: Mapping[str, Path] | None = None
+    ) -> None:
+        """Activate exactly ``loras`` on model ``name``; ``extra`` names LoRA files beyond the served ones
+        (a preset's few-step LoRA), which are neither offered nor checked against the family."""
+        family = self.family(name)
+        for lora in loras:
+            found = self._loras.get(lora.name)
+            if found is not None and not lora_fits(found.family, family):
+                fitting = [n for n, f in sorted(self._loras.items()) if lora_fits(f.family, family)]
+                raise BadInput(
+                    f"LoRA '{lora.name}' is for {found.family} models and '{name}' is {family}. "
+                    f"LoRAs for it: {', '.join(fitting) or 'none'}"
+                )
+        files = {n: f.path for n, f in self._loras.items()} | dict(extra or {})
+        apply_loras(self._load(name), name, loras, files)
 
     def set_ip_adapter(self, name: str, pipe: Any, scale: float | None) -> None:
         """Load the model's IP-Adapter and set its scale, or unload it when scale is None."""

@@ -17,12 +17,34 @@ class BadInput(Exception):
     """A job the engine refuses: the message is shown to the user as the failure reason."""
 
 
-@dataclass
 class StageImage:
-    png: bytes
-    seed: int
-    width: int
-    height: int
+    """One output image: PNG bytes, or a way to encode them that the worker calls off the runner thread
+    (so the device starts its next batch while the last one is still being compressed)."""
+
+    def __init__(
+        self,
+        png: bytes | None,
+        seed: int,
+        width: int,
+        height: int,
+        *,
+        encode: Callable[[], bytes] | None = None,
+    ) -> None:
+        if png is None and encode is None:
+            raise ValueError("a StageImage needs its PNG bytes or an encoder")
+        self._png = png
+        self._encode = encode
+        self.seed = seed
+        self.width = width
+        self.height = height
+
+    @property
+    def png(self) -> bytes:
+        if self._png is None:
+            assert self._encode is not None
+            self._png = self._encode()
+            self._encode = None
+        return self._png
 
 
 @dataclass

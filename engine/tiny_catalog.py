@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from engine.catalog import IPAdapterSpec, ModelSpec, PostSpec
+from engine.loras import LoraFile
 from engine.registry import ModelRegistry
 from engine.tiny import (
     DETECTOR,
@@ -52,8 +54,15 @@ def tiny_specs(paths: TinyPaths) -> tuple[dict[str, ModelSpec], PostSpec, dict[s
     return models, post, {"tiny-style": paths.lora}
 
 
-def tiny_registry(paths: TinyPaths, **kwargs: Any) -> ModelRegistry:
-    """A registry serving the tiny models, their LoRA and post-processing weights (``kwargs`` go to
-    ModelRegistry: device, dtype, compile_mode, ...)."""
-    models, post, loras = tiny_specs(paths)
-    return ModelRegistry(models, loras=loras, post=post, **kwargs)
+def tiny_registry(
+    paths: TinyPaths,
+    *,
+    models: Mapping[str, ModelSpec] | None = None,
+    loras: Mapping[str, Path | LoraFile] | None = None,
+    **kwargs: Any,
+) -> ModelRegistry:
+    """A registry serving the tiny models, their LoRA and post-processing weights, plus ``models`` and
+    ``loras`` (a catalog's, a LoRA folder's); ``kwargs`` go to ModelRegistry (device, dtype, ...)."""
+    tiny_models, post, tiny_loras = tiny_specs(paths)
+    all_loras: dict[str, Path | LoraFile] = {**tiny_loras, **(loras or {})}
+    return ModelRegistry({**tiny_models, **(models or {})}, loras=all_loras, post=post, **kwargs)

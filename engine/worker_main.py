@@ -15,12 +15,14 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from engine.artifacts import ArtifactStore
-from engine.compile import MODES
+from engine.compile import MODES, use_persistent_caches
 from engine.devices import CPU_OFFLOAD_MODES, DTYPE_NAMES
+from engine.model_catalog_file import CatalogError, catalog_path, load_catalog
 from engine.runner import BadInput, StageRunner
 from engine.worker import Worker, WorkerConfig
 
@@ -35,7 +37,7 @@ class WorkerSettings:
     tiny: bool | None = None  # None: tiny exactly when no model is named
     max_batch: int = 8
     gather_ms: int = 30
-    visibility_timeout_s: float = 60.0
+    visibility_timeout_s: float = 10.0  # seconds without a heartbeat before a worker's jobs go to others
     max_attempts: int = 3
     device: str | None = None  # None: cuda when available
     dtype: str = "auto"  # one of engine.devices.DTYPE_NAMES
@@ -43,6 +45,8 @@ class WorkerSettings:
     compile_mode: str = "off"
     allow_download: bool = False
     weights_dir: Path | None = None  # upscaler and face-restorer weights (engine.catalog.default_post_spec)
+    models_file: Path | None = None  # the model catalog; unset: data_dir/models.toml if there
+    lora_dir: Path | None = None  # every *.safetensors in it is a LoRA (engine.loras)
     worker_id: str | None = None
 
 
@@ -65,9 +69,10 @@ def check_settings(settings: WorkerSettings) -> str | None:
 
 
 def resolved(settings: WorkerSettings, *, device: Callable[[], str]) -> WorkerSettings:
-    """Settings with the tiny choice, the model and the device decided."""
-    tiny = settings.tiny if settings.tiny is not None else not settings.model
-    model = settings.model or "tiny-sd"
+    """Settings with the tiny choice, the model and the device decided (raises CatalogError)."""
+    catalog_default = load_catalog(catalog_path(settings.models_file, settings.data_dir)).default
+    tiny = settings.tiny if settings.tiny is not None else not (settings.model or catalog_default)
+    model = settings.model or catalog_default or "tiny-sd"
     return replace(settings, tiny=tiny, model=model, device=settings.device or device())
 
 
@@ -81,9 +86,12 @@ def build_runner(settings: WorkerSettings) -> StageRunner:
     """The real stages over diffusers, on the tiny offline models or the named one."""
     from engine.catalog import default_post_spec
     from engine.devices import torch_dtype
+    from engine.loras import scan_lora_dir
     from engine.pipeline_runner import DiffusersRunner
     from engine.registry import ModelRegistry
 
+    catalog = load_catalog(catalog_path(settings.models_file, settings.data_dir))
+    loras = scan_lora_dir(settings.lora_dir)
     options = {
         "device": settings.device,
         "dtype": torch_dtype(settings.dtype),
@@ -94,13 +102,30 @@ def build_runner(settings: WorkerSettings) -> StageRunner:
         from engine.tiny import build_tiny_models
         from engine.tiny_catalog import tiny_registry
 
-        registry = tiny_registry(build_tiny_models(settings.data_dir / "models"), **options)
+        from engine.tiny_lcm import build_tiny_lcm_lora
+
+        paths = build_tiny_models(settings.data_dir / "models")
+        registry = tiny_registry(paths, models=catalog.models, loras=loras, **options)
+        speed_loras = {"tiny-sd": build_tiny_lcm_lora(paths.sd, paths.lora.parent / "tiny-lcm.safetensors")}
     else:
         post = default_post_spec(settings.weights_dir)
-        registry = ModelRegistry(post=post, allow_download=settings.allow_download, **options)
+        registry = ModelRegistry(
+            catalog.models, loras=loras, post=post, allow_download=settings.allow_download, **options
+        )
+        speed_loras = {}
     assert settings.model is not None
     registry.spec(settings.model)  # an unknown default model stops the worker here, with the reason
-    return DiffusersRunner(registry)
+    return DiffusersRunner(
+        registry, default_model=settings.model, max_batch=settings.max_batch, speed_loras=speed_loras
+    )
+
+
+def advertised_by(runner: StageRunner) -> dict[str, Any]:
+    """What the heartbeat tells the bot about a registry-backed runner: model families and LoRAs."""
+    registry = getattr(runner, "registry", None)
+    if registry is None:
+        return {}
+    return {"families": registry.families(), "loras": tuple(registry.lora_offers())}
 
 
 async def serve(settings: WorkerSettings, runner: StageRunner) -> None:
@@ -116,6 +141,7 @@ async def serve(settings: WorkerSettings, runner: StageRunner) -> None:
         device=settings.device,
         model=settings.model,
         models=tuple(getattr(runner, "models", ())),
+        **advertised_by(runner),
     )
     worker = Worker(client, runner, store, config, worker_id=settings.worker_id)
     stop = asyncio.Event()
@@ -148,11 +174,15 @@ def run_worker(settings: WorkerSettings, runner_factory: RunnerFactory | None = 
     if problem is not None:
         log.error("%s", problem)
         return 2
-    settings = resolved(settings, device=(lambda: "cpu") if runner_factory is not None else _default_device)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:
+        settings = resolved(
+            settings, device=(lambda: "cpu") if runner_factory is not None else _default_device
+        )
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.compile_mode != "off":
+            use_persistent_caches(settings.data_dir)
         runner = (runner_factory or build_runner)(settings)
-    except BadInput as exc:
+    except (BadInput, CatalogError) as exc:
         log.error("%s", exc)
         return 2
     asyncio.run(serve(settings, runner))

@@ -138,7 +138,7 @@ def test_engine_settings_are_read_like_the_others(tmp_path: Path) -> None:
     assert (config.dtype, config.cpu_offload, config.visibility_timeout) == ("fp32", "model", 15.0)
     assert config.allow_download is True
     defaults = load_config({})
-    assert (defaults.dtype, defaults.cpu_offload, defaults.visibility_timeout) == ("auto", "off", 60.0)
+    assert (defaults.dtype, defaults.cpu_offload, defaults.visibility_timeout) == ("auto", "off", 10.0)
     assert defaults.allow_download is False and defaults.weights_dir is None
 
 

@@ -24,6 +24,7 @@ from bot.usecases.loops import run_service_loops
 from engine import api
 from engine.api import ImageOut, Job, JobKind, Progress, Result
 from engine.artifacts import ArtifactStore
+from tests.core.test_phrasing import assert_typeable
 
 OWNER = User(id="owner", name="Olga")
 PLATFORM = "web"
@@ -518,16 +519,16 @@ async def test_jobs_enqueued_by_racing_replicas_are_all_in_the_saved_campaign(
     services = [w.service, replica_b]
     await asyncio.gather(
         *(
-            services[i % 2].handle_text(PLATFORM, "chan", "thread-1", OWNER, f"/upscale {i % 4 + 1}")
+            services[i % 2].handle_text(PLATFORM, "chan", "thread-1", OWNER, f"/faces {i % 4 + 1}")
             for i in range(6)
         )
     )
-    upscales = [j for j in await queued_jobs(w.redis) if j.kind == "upscale"]
+    upscales = [j for j in await queued_jobs(w.redis) if j.kind == "restore_faces"]
     campaign = await w.service.campaign(campaign_id)
     assert campaign is not None
     assert len({j.job_id for j in upscales}) == 6
     assert {j.job_id for j in upscales} == {
-        p.job_id for p in campaign.pending.values() if p.kind == "upscale"
+        p.job_id for p in campaign.pending.values() if p.kind == "restore_faces"
     }
 
 
@@ -593,6 +594,12 @@ async def test_engine_stats_report_queues_workers_and_counters(world: World) -> 
     await w.redis.xreadgroup(api.ENGINE_GROUP, "gpu0", {api.jobs_stream("interactive"): ">"}, count=1)
     lanes = (await w.service.engine_stats())["lanes"]
     assert lanes["interactive"] == {"length": 1, "waiting": 0, "pending": 1}  # type: ignore[index]
+    (entry,) = await w.redis.xrange(api.jobs_stream("interactive"))
+    await w.redis.xclaim(
+        api.jobs_stream("interactive"), api.ENGINE_GROUP, api.RETURNED_CONSUMER, 0, [entry[0]]
+    )
+    lanes = (await w.service.engine_stats())["lanes"]
+    assert lanes["interactive"] == {"length": 1, "waiting": 1, "pending": 0}  # type: ignore[index]
 
 
 async def test_the_loops_deliver_results_progress_and_deadlines(world: World) -> None:
@@ -608,7 +615,7 @@ async def test_the_loops_deliver_results_progress_and_deadlines(world: World) ->
 
     async def relayed() -> bool:
         await w.redis.publish(api.progress_channel(job.campaign_id), progress.model_dump_json())
-        return any(text == "Drafting… step 3/4" for _, text in w.presenter.statuses)
+        return any(text == "Drafting round 1… step 3/4 · 75%" for _, text in w.presenter.statuses)
 
     await until(relayed)
     await w.redis.xadd(api.RESULTS_STREAM, api.encode(finish(job, w.artifacts)))  # type: ignore[arg-type]
@@ -666,7 +673,8 @@ async def test_help_status_and_cost_answer_in_a_channel_and_campaign_commands_sa
     assert status[2] == f"• {fox} “a red fox”: Voting · round 1"
     assert status[3] == "`/status --campaign <id>` shows one campaign's details."
     assert await say("/cost") == "This channel's 1 campaign spent 0.4s of device time on 4 images.\n" + (
-        f"• {fox} “a red fox”: 0.4s on 4 images\nDrafting first saved 4.4s against full quality from the start."
+        f"• {fox} “a red fox”: 0.4s on 4 images\n"
+        "Drafting first saved 4.4s against full quality from the start."
     )
     await deliver(w)
     total = "This channel's 2 campaigns spent 0.8s of device time on 6 images."
@@ -747,17 +755,17 @@ async def test_with_no_live_worker_a_model_name_waits_in_the_queue(world: World)
 # --- commands in a channel, phrased for each platform -----------------------------------------
 
 
-def slack_world(w: World) -> tuple[CampaignService, RecordingPresenter]:
-    """The same Redis behind a service whose presenter is a Slack workspace."""
-    slack = RecordingPresenter(platform="slack")
-    service = CampaignService(w.redis, w.artifacts, {"slack": slack}, clock=w.clock, retention_seconds=5000)
+def slack_world(w: World, platform: str = "slack") -> tuple[CampaignService, RecordingPresenter]:
+    """The same Redis behind a service whose presenter is a Slack workspace (or ``platform``)."""
+    slack = RecordingPresenter(platform=platform)
+    service = CampaignService(w.redis, w.artifacts, {platform: slack}, clock=w.clock, retention_seconds=5000)
     return service, slack
 
 
-async def slack_campaign(w: World, service: CampaignService, prompt: str) -> str:
-    """A Slack campaign in "chan" whose first round of 2 drafts is voting; returns its id."""
-    assert await service.handle_text("slack", "chan", None, OWNER, f"/draft {prompt} --n 2") == []
-    consumer = ResultConsumer(w.redis, "bot-slack")
+async def slack_campaign(w: World, service: CampaignService, prompt: str, platform: str = "slack") -> str:
+    """A Slack (or ``platform``) campaign in "chan" whose first round of 2 drafts is voting; its id."""
+    assert await service.handle_text(platform, "chan", None, OWNER, f"/draft {prompt} --n 2") == []
+    consumer = ResultConsumer(w.redis, f"bot-{platform}")
     await consumer.ensure_group()
     for job in await queued_jobs(w.redis):
         if not await w.redis.sismember("test:done", job.job_id):
@@ -766,7 +774,7 @@ async def slack_campaign(w: World, service: CampaignService, prompt: str) -> str
     while await consumer.poll(service.apply_result):
         pass
     (campaign,) = [
-        c for c in await service.campaigns_in_channel("slack", "chan") if c.settings.prompt == prompt
+        c for c in await service.campaigns_in_channel(platform, "chan") if c.settings.prompt == prompt
     ]
     assert campaign.stage is Stage.VOTING
     return campaign.id
@@ -785,12 +793,16 @@ async def test_a_slack_channel_command_acts_on_the_one_live_campaign_and_says_wh
     posts_before = len(slack.posts)
     # a refusal is phrased for the channel, naming the campaign, and goes only to the person who typed it
     (refused,) = await service.handle_text("slack", "chan", None, OWNER, "/inpaint 2 a scarf --faces")
-    assert refused.startswith(f"On {fox[:6]} “a red fox”: /dl inpaint --campaign {fox[:6]} works on")
+    assert refused.startswith(
+        f"On {fox[:6]} “a red fox”: #2 is a draft: /dl inpaint --campaign {fox[:6]} works on"
+    )
     assert "/inpaint" not in refused and "@draftloop" not in refused
     assert all(refused not in m.text and "On " not in m.text for _, m, _ in slack.posts[posts_before:])
     # typed in the campaign's thread, the same refusal names the mention that works there
     (in_thread,) = await service.handle_text("slack", "chan", "thread-1", OWNER, "/inpaint 2 a scarf --faces")
-    assert "@draftloop inpaint works on refined images: @draftloop refine <n> first." in in_thread
+    assert (
+        "@draftloop inpaint works on refined images. Refine it first with @draftloop refine 2," in in_thread
+    )
     (reply,) = await service.handle_text("slack", "chan", None, OWNER, "/vary 2 strong")
     assert reply == f"On {fox[:6]} “a red fox”: done; its thread shows the rest."
     variation = (await queued_jobs(w.redis))[jobs_before:]
@@ -806,21 +818,21 @@ async def test_with_several_live_campaigns_a_channel_command_lists_them_or_takes
     w.clock.now += 5
     owl = await slack_campaign(w, service, "an owl at night")
     before = await queued_jobs(w.redis)
-    (which,) = await service.handle_text("slack", "chan", None, OWNER, "/upscale 2")
+    (which,) = await service.handle_text("slack", "chan", None, OWNER, "/faces 2")
     assert which.splitlines() == [
-        "/dl upscale could mean any of this channel's 2 live campaigns. Name one with --campaign <id>:",
+        "/dl faces could mean any of this channel's 2 live campaigns. Name one with --campaign <id>:",
         f"• {owl[:6]} “an owl at night”: Voting",
         f"• {fox[:6]} “a red fox”: Voting",
-        f"Example: `/dl upscale 2 --campaign {owl[:6]}`",
+        f"Example: `/dl faces 2 --campaign {owl[:6]}`",
     ]
     assert await queued_jobs(w.redis) == before
     # by short id, and by words of the title
-    (by_id,) = await service.handle_text("slack", "chan", None, OWNER, f"/upscale 2 --campaign {fox[:6]}")
+    (by_id,) = await service.handle_text("slack", "chan", None, OWNER, f"/faces 2 --campaign {fox[:6]}")
     assert by_id.startswith(f"On {fox[:6]} “a red fox”:")
     (by_title,) = await service.handle_text("slack", "chan", None, OWNER, "/status --campaign owl night")
     assert by_title.startswith(f"On {owl[:6]} “an owl at night”:") and "Round 1" in by_title
     assert [(j.kind, j.campaign_id) for j in (await queued_jobs(w.redis))[len(before) :]] == [
-        (JobKind.UPSCALE, fox)
+        (JobKind.RESTORE_FACES, fox)
     ]
     (nothing,) = await service.handle_text("slack", "chan", None, OWNER, "/cancel --campaign zebra")
     assert nothing.startswith("No campaign in this channel matches 'zebra': /dl status lists them")
@@ -910,3 +922,40 @@ async def test_a_button_takes_exactly_the_values_its_typed_command_takes(world: 
         assert await w.service.handle_action(PLATFORM, f"dl:{action}:{campaign_id}:5:{arg}", OWNER) == []
         (job,) = (await queued_jobs(w.redis))[before:]
         assert job.kind == kind
+
+
+async def test_in_a_campaign_thread_campaign_must_name_that_campaign(world: World) -> None:
+    w = world
+    campaign_id, _ = await voting_campaign(w)
+    before = await queued_jobs(w.redis)
+    (other,) = await w.service.handle_text(PLATFORM, "chan", "thread-1", OWNER, "/vary 2 --campaign zebra")
+    assert other == (
+        f"This thread holds {campaign_id[:6]} “a red fox”, and --campaign 'zebra' names another: "
+        "leave --campaign out here, or type the command in the channel."
+    )
+    assert await queued_jobs(w.redis) == before
+    assert await w.service.handle_text(PLATFORM, "chan", "thread-1", OWNER, "/vary 2 --campaign fox") == []
+    assert len(await queued_jobs(w.redis)) == len(before) + 1
+
+
+@pytest.mark.parametrize("platform", ["discord", "slack", "web"])
+async def test_channel_answers_name_only_commands_that_exist_on_each_platform(
+    world: World, platform: str
+) -> None:
+    w = world
+    service, _ = slack_world(w, platform)
+
+    async def say(text: str) -> str:
+        (reply,) = await service.handle_text(platform, "chan", None, OWNER, text)
+        assert_typeable(reply, platform, "channel")
+        return reply
+
+    assert "has no live one" in await say("/vary 999")
+    assert "no campaigns in this channel" in await say("/status")
+    await slack_campaign(w, service, "a red fox", platform)
+    w.clock.now += 5
+    await slack_campaign(w, service, "an owl at night", platform)
+    assert "could mean any of this channel's 2 live campaigns" in await say("/vary 2")
+    assert "2 campaigns in this channel" in await say("/status")
+    assert await say("/help")
+    assert "Example: `" in await say("/vary 2 wild")

@@ -55,7 +55,9 @@ def big_pngs() -> list[bytes]:
     return [_png((i * 40, 255 - i * 40, 7 * i)) for i in range(6)]
 
 
-async def test_the_loop_keeps_answering_while_uploads_are_decoded(big_pngs: list[bytes], tmp_path: Path) -> None:
+async def test_the_loop_keeps_answering_while_uploads_are_decoded(
+    big_pngs: list[bytes], tmp_path: Path
+) -> None:
     artifacts = ArtifactStore(tmp_path / "artifacts")
     names = [f"ref{i}.png" for i in range(len(big_pngs))]
     attachments = dict(zip(names, big_pngs, strict=True))
@@ -109,7 +111,8 @@ async def test_decodes_are_bounded_and_run_on_other_threads(big_pngs: list[bytes
     try:
         attachments = {f"r{i}.png": data for i, data in enumerate(big_pngs[:4])}
         refs = " ".join(f"--sref {name}" for name in attachments)
-        await ImageResolver(ArtifactStore(tmp_path / "a"), attachments).command(_command(f"/draft fox {refs}"))
+        resolver = ImageResolver(ArtifactStore(tmp_path / "a"), attachments)
+        await resolver.command(_command(f"/draft fox {refs}"))
     finally:
         uploads.decode_fully = original  # type: ignore[assignment]
     assert 1 <= most_at_once <= MAX_DECODES_AT_ONCE

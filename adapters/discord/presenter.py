@@ -6,8 +6,15 @@ Discord through the running ``discord.Client`` bound to it and remembers nothing
 A text longer than Discord's 2000 characters is posted as several messages, in order. The last of them
 carries everything else: the images, the bot's reactions and the buttons (one row per image, from that
 image's own buttons). Its id is the one ``post`` returns, so the message people vote on is the one
-showing the images, and every caption reads above them. Images beyond ten and button rows beyond five
-follow in messages of their own. A status line is one message on one line, trimmed to fit.
+showing the images, and every caption reads above them. Images that do not fit one message (ten files,
+the guild's upload limit: see ``adapters.discord.uploads``) and button rows beyond five follow in
+messages of their own. An image whose full file is over the upload limit is shown as a preview with a
+link to the full file (``full_file_url``), or with where to get it. Each part is recorded in the post's
+log as it goes out, so a retried post resumes where it stopped. A status line is one message on one
+line, trimmed to fit; Discord's "wait" (HTTP 429) reaches the caller as ``RateLimited``.
+
+A campaign opened in a forum channel is a forum post (a thread with the prompt as its starter message);
+announcement channels are refused with a reason.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ MAX_ROWS = 5
 MAX_PER_ROW = 5
 THREAD_ARCHIVE_MINUTES: Literal[10080] = 10080  # a week
 _MAIN = "main"  # the post's part that people vote on
+_UPLOADED = "uploads"  # every image of the post went out
 _FORUM_TYPES = frozenset({15, 16})  # forum, media
 _ANNOUNCEMENT_TYPES = frozenset({5})
 T = TypeVar("T")
@@ -81,7 +89,7 @@ class DiscordPresenter:
     def __init__(self, full_file_url: Callable[[str], str | None] | None = None) -> None:
         """``full_file_url``: a link to an image's full file (by artifact key), for images over the
         upload limit; None when the bot has no public URL."""
-        self._full_file_url = full_file_url
+        self.full_file_url = full_file_url
         self._client: discord.Client | None = None
         self._read_artifact: Callable[[str], bytes] | None = None
         self._acting = ActingScope("discord_acting")
@@ -139,8 +147,28 @@ class DiscordPresenter:
     async def post(self, thread: ThreadRef, message: Message, log: PostLog) -> str:
         """Parts, each recorded in ``log`` once sent: ``text:<i>`` (text before the last chunk), ``main``
         (the last chunk with the first images, the buttons and the reactions: the vote target),
-        ``files:<k>`` and ``actions:<k>`` (more images, more button rows), ``reaction:<emoji>``."""
+        ``files:<k>`` (more images), ``uploads`` (every image is out), ``actions:<k>`` (more button rows),
+        ``reaction:<emoji>``. A retry after the images went out neither reads nor encodes them again."""
         channel = self._channel(thread)
+        main_id = await log.done(_MAIN)
+        if main_id is None or await log.done(_UPLOADED) is None:
+            main_id = await self._post_images(thread, channel, message, log)
+        rows = button_rows(message)
+        for k, start in enumerate(range(MAX_ROWS, len(rows), MAX_ROWS), 1):
+            view = action_view(rows[start : start + MAX_ROWS])
+            more = functools.partial(channel.send, content="More actions:", view=view)
+            await self._part(log, f"actions:{k}", more)
+        main = channel.get_partial_message(int(main_id))
+        for emoji in message.reactions:
+            if await log.done(f"reaction:{emoji}") is None:
+                await self._send(functools.partial(main.add_reaction, emoji))
+                await log.record(f"reaction:{emoji}", "1")
+        return main_id
+
+    async def _post_images(
+        self, thread: ThreadRef, channel: discord.PartialMessageable, message: Message, log: PostLog
+    ) -> str:
+        """The text, then the main message with the first images, then the other images; the main id."""
         plan = await self._upload_plan(thread, message) if message.kind is MessageKind.GRID else []
         text = "\n".join([grid_text(message), *self._oversize_notes(message, plan)])
         pieces = [piece for piece in chunks(text, MAX_CONTENT) if piece.strip()] or ["\u200b"]
@@ -154,7 +182,7 @@ class DiscordPresenter:
             sent = await self._send(
                 lambda: channel.send(
                     content=pieces[-1],
-                    files=_files(plan[0]) if plan else discord.utils.MISSING,
+                    files=_files(plan[0], message) if plan else discord.utils.MISSING,
                     view=action_view(rows[:MAX_ROWS]) if rows else discord.utils.MISSING,
                     allowed_mentions=quiet,
                 )
@@ -164,16 +192,8 @@ class DiscordPresenter:
             if message.round_no is not None:
                 await log.vote_target(main_id)
         for k, batch in enumerate(plan[1:], 1):
-            await self._part(log, f"files:{k}", functools.partial(channel.send, files=_files(batch)))
-        for k, start in enumerate(range(MAX_ROWS, len(rows), MAX_ROWS), 1):
-            view = action_view(rows[start : start + MAX_ROWS])
-            more = functools.partial(channel.send, content="More actions:", view=view)
-            await self._part(log, f"actions:{k}", more)
-        main = channel.get_partial_message(int(main_id))
-        for emoji in message.reactions:
-            if await log.done(f"reaction:{emoji}") is None:
-                await self._send(functools.partial(main.add_reaction, emoji))
-                await log.record(f"reaction:{emoji}", "1")
+            await self._part(log, f"files:{k}", functools.partial(channel.send, files=_files(batch, message)))
+        await log.record(_UPLOADED, str(len(plan)))
         return main_id
 
     async def post_status(self, thread: ThreadRef, text: str) -> str:
@@ -247,7 +267,7 @@ class DiscordPresenter:
             artifact = artifacts[upload.number]
             what = f"#{upload.number} is shown as a preview: its full file ({megabytes(upload.full_bytes)})"
             what += " is over this server's upload limit."
-            url = self._full_file_url(artifact) if self._full_file_url is not None else None
+            url = self.full_file_url(artifact) if self.full_file_url is not None else None
             if url:
                 notes.append(f"{what} Full file: <{url}>")
             else:
@@ -258,8 +278,13 @@ class DiscordPresenter:
         return notes
 
 
-def _files(batch: list[Upload]) -> list[discord.File]:
+def _files(batch: list[Upload], message: Message) -> list[discord.File]:
+    captions = {image.number: image.caption for image in message.images}
     return [
-        discord.File(io.BytesIO(upload.data), filename=upload.filename, description=f"#{upload.number}")
+        discord.File(
+            io.BytesIO(upload.data),
+            filename=upload.filename,
+            description=clip(captions.get(upload.number) or f"#{upload.number}", 1000),
+        )
         for upload in batch
     ]

@@ -38,6 +38,7 @@ from bot.service import CampaignService
 log = logging.getLogger(__name__)
 
 NAMES_KEPT = 5000  # display names cached per process
+MESSAGES_KEPT = 1000  # messages this process took up lately: a mention arrives as two events
 HANDLED_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
 
 
@@ -81,6 +82,7 @@ class SlackListeners:
         self.approvers = frozenset(approver_user_ids)
         self.draft_command = draft_command
         self._names: dict[str, str] = {}  # user id -> display name, oldest first
+        self._taken: dict[str, None] = {}  # message event ids taken up here, oldest first
 
     # --- people ----------------------------------------------------------------------------------------
 
@@ -145,15 +147,30 @@ class SlackListeners:
             thread = ThreadRef(platform=PLATFORM, channel_id=channel, thread_id=thread_ts)
             if await self.service.campaign_for_thread(thread) is None:
                 return
-        try:
-            attachments = await self.files.read(event.get("files") or [])
-        except AttachmentRefused as exc:
-            await self.ephemeral(channel, user_id, str(exc), thread_ts)
-            return
         event_id = f"message:{channel}:{ts}"
-        await self._run_text(
-            channel, thread_ts, await self.user(user_id), line or "help", attachments, event_id
-        )
+        if not self._take(event_id):
+            return  # its other event (message / app_mention) is handled here already
+        try:
+            try:
+                attachments = await self.files.read(event.get("files") or [])
+            except AttachmentRefused as exc:
+                await self.ephemeral(channel, user_id, str(exc), thread_ts)
+                return
+            await self._run_text(
+                channel, thread_ts, await self.user(user_id), line or "help", attachments, event_id
+            )
+        except BaseException:
+            self._taken.pop(event_id, None)  # Slack's retry of it is taken up again
+            raise
+
+    def _take(self, event_id: str) -> bool:
+        """False when this process took the message up already (the service dedupes across replicas)."""
+        if event_id in self._taken:
+            return False
+        if len(self._taken) >= MESSAGES_KEPT:
+            self._taken.pop(next(iter(self._taken)))
+        self._taken[event_id] = None
+        return True
 
     async def _run_text(
         self,

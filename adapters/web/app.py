@@ -29,6 +29,7 @@ from adapters.web.reactions import ReactionRoutes
 from adapters.web.reading import ReadingRoutes
 from adapters.web.security import Access, WebConfigError, check_bind, is_loopback
 from adapters.web.service_api import CampaignServiceAPI, WebContext
+from bot.file_links import FileLinks
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class WebApp:
         port: int = 8765,
         token: str | None = None,
         max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
+        links: FileLinks | None = None,
     ) -> None:
         token = token or None
         check_bind(host, token)
@@ -60,6 +62,7 @@ class WebApp:
             lambda: presenter.dirty, presenter.snapshot, presenter.write, presenter.mark_dirty
         )
         self._runner: web.AppRunner | None = None
+        self.links = links  # serves signed links to full-size images when set
         self.app = self._build(max_upload_bytes)
 
     def _build(self, max_upload_bytes: int) -> web.Application:
@@ -67,7 +70,7 @@ class WebApp:
             middlewares=[error_middleware, self.access.middleware],
             client_max_size=max_upload_bytes * MAX_FILES + 1024 * 1024,
         )
-        PageRoutes(self.context, self.access).add_to(app.router)
+        PageRoutes(self.context, self.access, self.links).add_to(app.router)
         ReadingRoutes(self.context).add_to(app.router)
         CommandRoutes(self.context).add_to(app.router)
         ReactionRoutes(self.context).add_to(app.router)

@@ -2,7 +2,9 @@
 
 The service acts once per event: the request id (``X-Request-Id``) is its event id, so a retried delivery
 is answered without acting again. The typed message's id derives from the same id, so it shows once too,
-and a retry of a ``/draft`` whose first answer was lost finds the thread it opened.
+and a retry of a ``/draft`` whose first answer was lost finds the thread it opened. A command that parses
+is shown to everyone where it was typed ("ana used /draft …"), before the bot's answer; one that doesn't
+is shown only to its author, with the answer saying why.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from adapters.web.errors import RequestError
 from adapters.web.parsing import clean_text, json_body, read_form, request_id, user_from
 from adapters.web.presenter import PLATFORM, message_json
 from adapters.web.service_api import WebContext
+from bot.core.commands import CommandError
+from bot.core.grammar import parse
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,14 @@ class CommandRoutes:
             raise RequestError(400, "type a command, e.g. /draft a red fox in snow --n 8")
         typed_id = typed_message_id(event_id)
         seen_before = typed_id is not None and presenter.message(typed_id) is not None
+        # a command the team can see goes up where it was typed, before the bot acts on it, so it reads
+        # above the bot's answer; one that doesn't parse stays between its author and the bot
+        shared = not isinstance(parse(text), CommandError)
+        echo = presenter.message(typed_id) if seen_before and typed_id is not None else None
+        if shared and echo is None:
+            echo = presenter.add_user_message(
+                typed_id, channel_id, thread_id, user.id, text, sorted(form.files), visible_to=None
+            )
 
         with presenter.acting(user.id) as act:
             try:
@@ -70,9 +82,10 @@ class CommandRoutes:
             earlier = presenter.thread_opened_by(typed_id)
             opened = earlier.id if earlier is not None else None
         where = opened or thread_id
-        echo = presenter.add_user_message(
-            typed_id, channel_id, where, user.id, text, sorted(form.files), visible_to=user.id
-        )
+        if echo is None:
+            echo = presenter.add_user_message(
+                typed_id, channel_id, where, user.id, text, sorted(form.files), visible_to=user.id
+            )
         if opened is not None and typed_id is not None:
             presenter.set_thread_source(opened, typed_id)
         reply_msgs = [presenter.add_reply(channel_id, where, user.id, r) for r in replies]

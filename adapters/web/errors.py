@@ -1,7 +1,8 @@
 """How the playground answers what goes wrong: a JSON ``{"error": reason}`` with the right status.
 
-A request the playground cannot read is the client's fault (4xx, saying why); anything else is logged
-with its traceback and answered 500 without internals.
+A request the playground cannot read is the client's fault (4xx, saying why); a bot that is reconnecting
+to Redis or too busy answers 503 with Retry-After; anything else is logged with its traceback and answered
+500 without internals.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+
+from bot.availability import BotUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except RequestError as exc:
         return json_error(exc.status, exc.reason)
+    except BotUnavailable as exc:  # Redis away or its pool exhausted: logged once, elsewhere
+        response = json_error(503, exc.text)
+        response.headers["Retry-After"] = str(max(1, round(exc.retry_after_seconds)))
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

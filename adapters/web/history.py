@@ -38,6 +38,15 @@ class WebImage(BaseModel):
     buttons: list[WebButton] = Field(default_factory=list)  # the actions on this one image
 
 
+class WebFile(BaseModel):
+    """A file attached by the bot (a delivery zip, a contact sheet), served from the artifact store."""
+
+    name: str
+    artifact: str
+    size: int = 0
+    media_type: str = "application/octet-stream"
+
+
 class WebMessage(BaseModel):
     id: str
     channel_id: str
@@ -56,6 +65,7 @@ class WebMessage(BaseModel):
     visible_to: str | None = None  # set: a message only this user sees
     link_thread: str | None = None  # a thread's root message points at the thread
     attachments: list[str] = Field(default_factory=list)
+    files: list[WebFile] = Field(default_factory=list)
     at: float = 0.0
     edited_at: float | None = None
 

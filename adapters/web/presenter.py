@@ -12,12 +12,14 @@ import secrets
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from adapters.web.events import EventHub
 from adapters.web.history import (
     BOT_AUTHOR,
     WebButton,
     WebChannel,
+    WebFile,
     WebImage,
     WebMessage,
     WebThread,
@@ -49,6 +51,9 @@ def message_json(msg: WebMessage) -> dict[str, Any]:
     data = msg.model_dump()
     for image in data["images"]:
         image["url"] = f"/artifacts/{image['artifact']}"
+        image["download_url"] = f"/artifacts/{image['artifact']}?name=draftloop-{image['number']}.png"
+    for file in data["files"]:
+        file["url"] = f"/artifacts/{file['artifact']}?name={quote(file['name'])}"
     data["reactions"] = [{"emoji": e, "users": list(users)} for e, users in msg.reactions.items()]
     return data
 
@@ -156,6 +161,10 @@ class WebPresenter:
             ],
             reactions={emoji: [] for emoji in message.reactions},
             buttons=_buttons(message.buttons),
+            files=[
+                WebFile(name=f.name, artifact=f.artifact, size=f.size, media_type=f.media_type)
+                for f in message.files
+            ],
             round_no=message.round_no,
             campaign_id=message.campaign_id,
             at=time.time(),
@@ -234,7 +243,9 @@ class WebPresenter:
 
     def set_reaction(self, message_id: str, emoji: str, user: str, added: bool) -> bool:
         """Show or take back one person's reaction; returns whether anything changed."""
-        msg = self.state.messages[message_id]
+        msg = self.state.messages.get(message_id)
+        if msg is None:  # a message the page no longer holds (its thread was removed)
+            return False
         users = msg.reactions.setdefault(emoji, [])
         if added == (user in users):
             return False
@@ -302,10 +313,16 @@ class WebPresenter:
     def messages(
         self, channel_id: str, thread_id: str | None, user: str, limit: int = 200
     ) -> list[WebMessage]:
+        """A location's log as ``user`` sees it; a thread opens with the typed message that started it,
+        as a chat platform shows a thread's parent above its replies."""
         ids = self.state.logs.get(location(channel_id, thread_id), [])
         out = [self.state.messages[i] for i in ids if i in self.state.messages]
-        visible = [m for m in out if m.visible_to is None or m.visible_to == user]
-        return visible[-limit:]
+        visible = [m for m in out if m.visible_to is None or m.visible_to == user][-limit:]
+        thread = self.state.threads.get(thread_id) if thread_id is not None else None
+        source = self.state.messages.get(thread.source_message_id or "") if thread is not None else None
+        if source is not None and source.visible_to in (None, user) and source not in visible:
+            visible.insert(0, source)
+        return visible
 
     def thread_json(self, thread: WebThread) -> dict[str, Any]:
         return thread.model_dump()

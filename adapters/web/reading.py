@@ -15,6 +15,7 @@ from adapters.web.events import stream_response
 from adapters.web.parsing import clean_text, json_body
 from adapters.web.presenter import PLATFORM, message_json
 from adapters.web.service_api import WebContext
+from bot.core.model import ThreadRef
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +91,10 @@ class ReadingRoutes:
         thread = presenter.thread(thread_id) if thread_id else None
         info = presenter.thread_json(thread) if thread else None
         if thread is not None and info is not None and not thread.campaign_id:
-            try:  # a thread whose campaign posted only its status line yet
-                found = await self.ctx.service.campaigns_in_channel(PLATFORM, channel_id)
-            except Exception:
-                log.exception("campaigns_in_channel failed")
-                found = []
-            info["campaign_id"] = next((c.id for c in found if c.thread.thread_id == thread.id), "")
+            # a thread whose campaign posted only its status line yet
+            ref = ThreadRef(platform=PLATFORM, channel_id=channel_id, thread_id=thread.id)
+            found = await self.ctx.service.campaign_for_thread(ref)
+            info["campaign_id"] = found.id if found is not None else ""
         return web.json_response({"messages": [message_json(m) for m in msgs], "thread": info})
 
     async def campaign(self, request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ from typing import Protocol
 
 from adapters.web.presenter import WebPresenter
 from bot.core.events import Tally
-from bot.core.model import Campaign, User
+from bot.core.model import Campaign, ThreadRef, User
 
 
 class CampaignServiceAPI(Protocol):
@@ -32,6 +32,8 @@ class CampaignServiceAPI(Protocol):
     ) -> list[str]: ...
 
     async def campaign(self, campaign_id: str) -> Campaign | None: ...
+
+    async def campaign_for_thread(self, thread: ThreadRef) -> Campaign | None: ...
 
     async def campaigns_in_channel(self, platform: str, channel_id: str) -> list[Campaign]: ...
 

@@ -73,7 +73,8 @@ class Inpaint(_CampaignCmd):
     name: Literal["inpaint"] = "inpaint"
     number: int
     prompt: str
-    box: tuple[int, int, int, int] | None = None
+    box: tuple[int, int, int, int] | None = None  # pixels of the image
+    box_percent: tuple[float, float, float, float] | None = None  # percent of the image's size
     faces: bool = False
     mask: str | None = None  # an uploaded mask image (attachment name, URL or artifact key)
 
@@ -105,6 +106,12 @@ class Cost(_CampaignCmd):
     name: Literal["cost"] = "cost"
 
 
+class Deliver(_CampaignCmd):
+    """/deliver: the campaign's finals in one zip, with a contact sheet and their lineage."""
+
+    name: Literal["deliver"] = "deliver"
+
+
 class Cancel(_CampaignCmd):
     name: Literal["cancel"] = "cancel"
 
@@ -121,6 +128,7 @@ class SettingsCmd(_CampaignCmd):
     n: int | None = None
     aspect: tuple[int, int] | None = None
     preset: PresetName | None = None
+    no_votes: Literal["wait", "scores"] | None = None
 
 
 class ScheduleAdd(_Cmd):
@@ -159,6 +167,7 @@ Command = (
     | Faces
     | Status
     | Cost
+    | Deliver
     | Cancel
     | SettingsCmd
     | ScheduleAdd
@@ -195,6 +204,7 @@ ALL_COMMAND_TYPES: tuple[type[_Cmd], ...] = (
     Faces,
     Status,
     Cost,
+    Deliver,
     Cancel,
     SettingsCmd,
     ScheduleAdd,

@@ -45,4 +45,12 @@ class CloseRound(BaseModel):
     tally: Tally = Field(default_factory=dict)
 
 
-Event = CommandEvent | ResultEvent | CloseRound
+class Tallied(BaseModel):
+    """A vote was given or taken back: the round's votes as Redis now counts them."""
+
+    model_config = ConfigDict(frozen=True)
+    round_no: int
+    tally: Tally = Field(default_factory=dict)
+
+
+Event = CommandEvent | ResultEvent | CloseRound | Tallied

@@ -54,13 +54,25 @@ def summarize(campaign: Campaign) -> CostSummary:
     draft_seconds = sum(c.seconds for c in drafts)
     refine = summary.by_kind.get(JobKind.REFINE)
     if refine is not None and refine.images > 0:
-        summary.final_seconds_per_image = refine.seconds / refine.images
+        # a refine denoises only `strength` of a final-preset txt2img's steps: scale it up to a whole one
+        summary.final_seconds_per_image = refine.seconds / refine.images / refine_strength(campaign)
         summary.final_measured = True
     elif summary.draft_images > 0:
         summary.final_seconds_per_image = draft_seconds / summary.draft_images * FINAL_OVER_DRAFT_FACTOR
     summary.full_quality_seconds = summary.draft_images * summary.final_seconds_per_image
     summary.saved_seconds = summary.full_quality_seconds - summary.total_seconds
     return summary
+
+
+def refine_strength(campaign: Campaign) -> float:
+    """The mean img2img strength of the campaign's refines: the share of a full denoise they run (1 when
+    unknown, which leaves the estimate at the refine's own cost)."""
+    strengths = [
+        c.strength
+        for c in campaign.candidates.values()
+        if c.stage == JobKind.REFINE and c.strength is not None and 0 < c.strength <= 1
+    ]
+    return sum(strengths) / len(strengths) if strengths else 1.0
 
 
 def budget_spent(campaign: Campaign) -> bool:
@@ -120,8 +132,10 @@ def cost_text(campaign: Campaign) -> str:
     if s.budget_seconds is not None and s.budget_left is not None:
         lines.append(f"Budget: {format_seconds(s.budget_seconds)}, {format_seconds(s.budget_left)} left.")
     if s.draft_images:
+        strength = refine_strength(campaign)
+        scaled = f" at strength {strength:g}, scaled to a whole final image" if strength < 1 else ""
         basis = (
-            "measured from this campaign's refines"
+            f"measured from this campaign's refines{scaled}"
             if s.final_measured
             else (f"estimated at {FINAL_OVER_DRAFT_FACTOR:g}x a draft")
         )

@@ -14,6 +14,7 @@ from bot.core.commands import (
     Cancel,
     Command,
     Cost,
+    Deliver,
     Draft,
     Faces,
     Help,
@@ -31,9 +32,9 @@ from bot.core.commands import (
     Vary,
 )
 from bot.core.effects import Effect, Reply
-from bot.core.events import CloseRound, CommandEvent, Event, ResultEvent
+from bot.core.events import CloseRound, CommandEvent, Event, ResultEvent, Tallied
 from bot.core.model import TERMINAL_STAGES, Campaign, Stage, ThreadRef, User
-from bot.core.transitions import admin, finals, rounds
+from bot.core.transitions import admin, deliver, finals, rounds
 from bot.core.transitions.base import Refused
 from bot.core.transitions.results import apply_result
 
@@ -41,29 +42,30 @@ Handler = Callable[[Campaign, Any, User, float], list[Effect]]
 
 _ALL = frozenset(Stage)
 _LIVE = _ALL - TERMINAL_STAGES
-_RESTING = frozenset({Stage.VOTING, Stage.EDITING, Stage.DONE})
-_EDITABLE = frozenset({Stage.EDITING, Stage.DONE})
+_RESTING = frozenset({Stage.VOTING, Stage.PICKING, Stage.EDITING, Stage.DONE})
+_PICKING = frozenset({Stage.VOTING, Stage.PICKING})
 
 # command type -> (stages where it runs, handler)
 HANDLERS: dict[type, tuple[frozenset[Stage], Handler]] = {
     Draft: (_RESTING, rounds.draft),
     Vary: (_RESTING, rounds.vary),
-    Reroll: (frozenset({Stage.VOTING}), rounds.reroll),
-    Select: (frozenset({Stage.VOTING}), rounds.select),
+    Reroll: (_PICKING, rounds.reroll),
+    Select: (_PICKING, rounds.select),
     Refine: (_RESTING, finals.refine),
-    Inpaint: (_EDITABLE, finals.inpaint),
-    Outpaint: (_EDITABLE, finals.outpaint),
+    Inpaint: (_RESTING, finals.inpaint),
+    Outpaint: (_RESTING, finals.outpaint),
     Upscale: (_RESTING, finals.upscale),
     Faces: (_RESTING, finals.faces),
     Status: (_ALL, admin.status),
     Cost: (_ALL, admin.cost),
+    Deliver: (_ALL, deliver.deliver),
     Cancel: (_LIVE, admin.cancel),
     SettingsCmd: (_LIVE, admin.settings),
     Help: (_ALL, admin.show_help),
 }
 
 # commands that only answer: the campaign is returned as it came
-READ_ONLY: frozenset[type] = frozenset({Status, Cost, Help})
+READ_ONLY: frozenset[type] = frozenset({Status, Cost, Help, Deliver})
 # commands that work before the first /draft
 BEFORE_FIRST_DRAFT: frozenset[type] = frozenset({Draft, Status, Cost, Cancel, SettingsCmd, Help})
 SCHEDULE_COMMANDS: frozenset[type] = frozenset({ScheduleAdd, ScheduleList, ScheduleRemove})
@@ -75,8 +77,6 @@ SCHEDULE_TEXT = (
 
 # a word on why the command doesn't fit, put before what the campaign is waiting for
 _HINTS: dict[tuple[Stage, str], str] = {
-    (Stage.VOTING, "inpaint"): "/inpaint works on refined images: /refine <n> first.",
-    (Stage.VOTING, "outpaint"): "/outpaint works on refined images: /refine <n> first.",
     (Stage.EDITING, "reroll"): "/reroll redraws a voting round; /draft starts a new one.",
     (Stage.DONE, "reroll"): "/reroll redraws a voting round; /draft starts a new one.",
     (Stage.EDITING, "select"): "/select picks winners while a round is voting.",
@@ -109,6 +109,8 @@ def _apply(campaign: Campaign, event: Event, now: float) -> tuple[Campaign, list
         effects = apply_result(work, event.result, now)
     elif isinstance(event, CloseRound):
         effects = rounds.close_round(work, event, now)
+    elif isinstance(event, Tallied):
+        effects = rounds.record_tally(work, event, now)
     else:
         effects = None
     if effects is None:

@@ -15,6 +15,7 @@ from engine.api import JobKind, LoraSpec, MaskSpec
 class Stage(enum.StrEnum):
     DRAFTING = "drafting"  # a round's drafts/variations are being made
     VOTING = "voting"  # the team votes on the latest grid
+    PICKING = "picking"  # a round closed without winners: waiting for someone to pick or go on
     REFINING = "refining"  # the winners are being made at full quality
     EDITING = "editing"  # refined images are ready for post-edits, upscale or delivery
     INPAINTING = "inpainting"
@@ -71,6 +72,8 @@ class Settings(BaseModel):
     quorum: int | None = None
     top_k: int = 1
     budget_seconds: float | None = None  # device-seconds budget for the whole campaign
+    # a round that closes with no votes advances its top-scored drafts instead of waiting for a pick
+    advance_on_silence: bool = False
 
 
 class Candidate(BaseModel):
@@ -94,6 +97,7 @@ class Candidate(BaseModel):
     device_seconds: float = 0.0
     artifact: str = ""  # artifact key of the image; empty while pending
     job_id: str = ""
+    score: float | None = None  # the engine's aesthetic estimate (drafts), a hint beside the team's votes
 
 
 class Round(BaseModel):
@@ -106,7 +110,10 @@ class Round(BaseModel):
     quorum: int | None = None
     top_k: int = 1
     winners: list[int] = Field(default_factory=list)
-    closed_by: str | None = None  # "deadline" | "quorum" | "select" | "superseded" | "cancel"
+    closed_by: str | None = None  # "deadline" | "quorum" | "select" | "superseded" | "cancel" | "scores"
+    # the votes as last counted (candidate -> voters with the time of their vote), shown while it runs
+    tally: dict[int, list[tuple[str, float]]] = Field(default_factory=dict)
+    beside: int | None = None  # a branch: the round whose vote was open when this one was asked for
     # what made the round, so /reroll can repeat it
     parent: int | None = None  # variation rounds: the candidate varied
     init_image: str | None = None  # img2img rounds (--image) and variations: the source artifact

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from bot.core import ledger
 from bot.core.buttons import action_id
-from bot.core.messages import NUMBER_EMOJI, Button, GridImage, Message, MessageKind
+from bot.core.messages import GRID_SIZE, NUMBER_EMOJI, Button, GridImage, Message, MessageKind
 from bot.core.model import Campaign, Candidate, PendingJob, Round, Settings, Stage
-from bot.core.voting import grid_round, holds_text
+from bot.core.vote_text import countdown, round_state, vote_line
+from bot.core.voting import grid_round, grids, holds_text, open_rounds
 from engine.api import JobKind
+
+# the refined-image actions: zoom out by these factors, pan these ways
+ZOOMS: tuple[str, ...] = ("1.5", "2")
+PANS: tuple[tuple[str, str], ...] = (("left", "⬅"), ("right", "➡"), ("up", "⬆"), ("down", "⬇"))
 
 _KIND_WORD = {
     JobKind.DRAFT: "draft",
@@ -35,6 +40,7 @@ _CLOSED_BY = {
     "select": "closed by /select",
     "superseded": "closed by a newer round",
     "cancel": "closed by /cancel",
+    "scores": "closed with no votes; the top-scored drafts went on",
 }
 
 TERMINAL_TEXT = "This campaign {state}: start a new one with /draft in the channel."
@@ -46,7 +52,8 @@ def caption(cand: Candidate) -> str:
     word = _KIND_WORD[cand.stage]
     if cand.parent is not None and cand.stage is not JobKind.DRAFT:
         word = f"{word} from #{cand.parent}"
-    return f"#{cand.number} · seed {cand.seed} · {word}"
+    hint = f" · score {cand.score:.1f}" if cand.score is not None else ""
+    return f"#{cand.number} · seed {cand.seed} · {word}{hint}"
 
 
 def _image(cand: Candidate, buttons: list[Button] | None = None) -> GridImage:
@@ -61,10 +68,10 @@ def _image(cand: Candidate, buttons: list[Button] | None = None) -> GridImage:
 
 
 def _voting_buttons(campaign_id: str, n: int) -> list[Button]:
+    """A draft's actions; upscaling is for refined images, so a draft offers refining instead."""
     return [
         Button(label=f"V{n} subtle", action_id=action_id("vary", campaign_id, n, "subtle")),
         Button(label=f"Refine {n}", action_id=action_id("refine", campaign_id, n)),
-        Button(label=f"Upscale {n}", action_id=action_id("upscale", campaign_id, n)),
     ]
 
 
@@ -72,7 +79,14 @@ def _edit_buttons(campaign_id: str, n: int) -> list[Button]:
     return [
         Button(label=f"Upscale {n} ×4", action_id=action_id("upscale", campaign_id, n, "4")),
         Button(label=f"Faces {n}", action_id=action_id("faces", campaign_id, n)),
-        Button(label=f"Zoom out {n}", action_id=action_id("outpaint", campaign_id, n, "1.5")),
+        *(
+            Button(label=f"Zoom out {zoom}x {n}", action_id=action_id("outpaint", campaign_id, n, zoom))
+            for zoom in ZOOMS
+        ),
+        *(
+            Button(label=f"Pan {arrow} {n}", action_id=action_id("outpaint", campaign_id, n, way))
+            for way, arrow in PANS
+        ),
         Button(label=f"Vary {n}", action_id=action_id("vary", campaign_id, n)),
     ]
 
@@ -81,21 +95,44 @@ def text(campaign: Campaign, body: str) -> Message:
     return Message(kind=MessageKind.TEXT, campaign_id=campaign.id, text=body)
 
 
-def voting_grid(campaign: Campaign, rnd: Round) -> Message:
-    cands = [campaign.candidates[n] for n in rnd.candidates]
+def voting_grids(campaign: Campaign, rnd: Round, now: float | None = None) -> list[Message]:
+    """The round's images as grids of at most ``GRID_SIZE``, each with its own number reactions."""
+    parts = grids(rnd)
     what = "variations" if rnd.kind == "variation" else "drafts"
-    body = (
-        f"Round {rnd.number}: {len(cands)} {what} of “{cands[0].prompt if cands else ''}”. "
-        "Vote with the number reactions."
+    first = campaign.candidates[rnd.candidates[0]] if rnd.candidates else None
+    of = (
+        f"of #{rnd.parent}"
+        if rnd.kind == "variation" and rnd.parent
+        else f"of “{first.prompt if first else ''}”"
     )
-    return Message(
-        kind=MessageKind.GRID,
-        campaign_id=campaign.id,
-        text=body,
-        images=[_image(c, _voting_buttons(campaign.id, c.number)) for c in cands],
-        reactions=list(NUMBER_EMOJI[: min(len(cands), len(NUMBER_EMOJI))]),
-        round_no=rnd.number,
+    beside = f" It runs beside round {rnd.beside}'s vote." if rnd.beside is not None else ""
+    vote = (
+        f"Vote with the number reactions: {countdown(rnd.deadline, now)}."
+        if now is not None
+        else ("Vote with the number reactions.")
     )
+    messages: list[Message] = []
+    for index, numbers in enumerate(parts):
+        cands = [campaign.candidates[n] for n in numbers]
+        which = f" (grid {index + 1} of {len(parts)}: #{numbers[0]}–#{numbers[-1]})" if len(parts) > 1 else ""
+        body = f"Round {rnd.number}{which}: {len(rnd.candidates)} {what} {of}.{beside} {vote}"
+        messages.append(
+            Message(
+                kind=MessageKind.GRID,
+                campaign_id=campaign.id,
+                text=body,
+                images=[_image(c, _voting_buttons(campaign.id, c.number)) for c in cands],
+                reactions=list(NUMBER_EMOJI[: min(len(cands), GRID_SIZE)]),
+                round_no=rnd.number,
+                grid_index=index,
+            )
+        )
+    return messages
+
+
+def voting_grid(campaign: Campaign, rnd: Round, now: float | None = None) -> Message:
+    """The first (for a round of up to ``GRID_SIZE`` images, the only) grid of the round."""
+    return voting_grids(campaign, rnd, now)[0]
 
 
 def edit_grid(campaign: Campaign, cands: list[Candidate], body: str) -> Message:
@@ -124,13 +161,6 @@ def failure_text(job: PendingJob, reason: str) -> str:
     return f"{what} failed: {reason}"
 
 
-def _minutes_left(deadline: float | None, now: float) -> str:
-    if deadline is None:
-        return "no deadline"
-    left = max(int((deadline - now + 59) // 60), 0)
-    return f"closes in {left} min"
-
-
 def _numbers(numbers: list[int]) -> str:
     return ", ".join(f"#{n}" for n in numbers)
 
@@ -152,13 +182,15 @@ def waiting_text(campaign: Campaign, now: float) -> str:
             f"Round {rnd.number} is still drafting ({len(rnd.candidates)} of {rnd.expected} images). "
             "Vote when the grid is posted, or /cancel."
         )
-    if stage is Stage.VOTING:
+    voting = open_rounds(campaign)
+    if stage is Stage.VOTING and voting:
+        shown = voting[-1]
+        return (
+            f"Round {shown.number} is open for voting ({countdown(shown.deadline, now)}): react "
+            "with the numbers under the grid, or the owner can /select."
+        )
+    if stage in (Stage.VOTING, Stage.PICKING):
         shown = grid_round(campaign) or rnd
-        if shown.open:
-            return (
-                f"Round {shown.number} is open for voting ({_minutes_left(shown.deadline, now)}): react "
-                "with the numbers under the grid, or the owner can /select."
-            )
         if shown.winners:
             return (
                 f"Round {shown.number} picked {_numbers(shown.winners)}: /refine to make it at full quality."
@@ -182,12 +214,15 @@ def waiting_text(campaign: Campaign, now: float) -> str:
     return f"{doing}: wait for the result, or /cancel."
 
 
-def status_line(campaign: Campaign) -> str:
-    """The one status line an adapter edits in place."""
+def status_line(campaign: Campaign, now: float | None = None) -> str:
+    """The one status line an adapter edits in place; with ``now``, each open vote's countdown."""
     stage = campaign.stage
     rnd = campaign.current_round
     head = f"{stage.value.capitalize()}"
-    if rnd is not None:
+    voting = open_rounds(campaign)
+    if voting:
+        head += " · " + " · ".join(vote_line(r, now) for r in voting)
+    elif rnd is not None:
         head += f" · round {rnd.number}"
     if campaign.pending:
         head += f" · {len(campaign.pending)} job{'s' if len(campaign.pending) != 1 else ''} running"
@@ -204,7 +239,7 @@ def status_text(campaign: Campaign, now: float) -> str:
         lines.append(f"Prompt: “{campaign.settings.prompt}”")
     for rnd in campaign.rounds[-3:]:
         state = (
-            "open for voting"
+            f"open for voting: {vote_line(rnd, now).split(': ', 1)[1]}"
             if rnd.open
             else (
                 _CLOSED_BY.get(rnd.closed_by, f"closed ({rnd.closed_by})")
@@ -215,6 +250,9 @@ def status_text(campaign: Campaign, now: float) -> str:
         picked = f", winners {_numbers(rnd.winners)}" if rnd.winners else ""
         grid = f", {holds_text(rnd)}" if rnd.candidates else ""
         lines.append(f"Round {rnd.number} ({rnd.kind}): {state}{grid}{picked}.")
+        scored = _scores_hint(campaign, rnd)
+        if scored:
+            lines.append(scored)
     for job in campaign.pending.values():
         lines.append(f"Running: {job_label(job)} ({job.expected} image{'s' if job.expected != 1 else ''}).")
     if campaign.selected:
@@ -230,6 +268,25 @@ def status_text(campaign: Campaign, now: float) -> str:
     return "\n".join(lines)
 
 
+def _scores_hint(campaign: Campaign, rnd: Round, shown: int = 3) -> str:
+    """The machine's opinion beside the team's: the round's best aesthetic scores."""
+    scored = [campaign.candidates[n] for n in rnd.candidates if campaign.candidates[n].score is not None]
+    if not scored:
+        return ""
+    best = sorted(scored, key=lambda cand: (-(cand.score or 0.0), cand.number))[:shown]
+    listed = ", ".join(f"#{cand.number} ({cand.score:.1f})" for cand in best)
+    return f"  Aesthetic score, a hint beside the votes: {listed}."
+
+
+def grid_state(campaign: Campaign, round_no: int, now: float | None = None) -> str:
+    """What a voting grid's round is doing now, for an adapter to show on the grid: open with its
+    countdown, voters and leader, or closed (how, and who went on)."""
+    for rnd in campaign.rounds:
+        if rnd.number == round_no:
+            return round_state(rnd, now)
+    return ""
+
+
 def settings_text(settings: Settings) -> str:
     budget = ledger.format_seconds(settings.budget_seconds) if settings.budget_seconds is not None else "none"
     quorum = str(settings.quorum) if settings.quorum is not None else "none"
@@ -238,4 +295,5 @@ def settings_text(settings: Settings) -> str:
         f"Settings: budget {budget} · quorum {quorum} · vote {settings.vote_seconds // 60} min · "
         f"top {settings.top_k} · n {settings.n} · ar {w}:{h} · preset {settings.preset} "
         f"(final {settings.final_preset})"
+        + (" · no votes: the top-scored drafts go on" if settings.advance_on_silence else "")
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.events import Tally
-from bot.core.messages import NUMBER_EMOJI
+from bot.core.messages import GRID_SIZE, NUMBER_EMOJI
 from bot.core.model import Campaign, Round, Stage, User
 
 _VARIATION_SELECTOR = "\ufe0f"
@@ -74,12 +74,44 @@ def quorum_reached(tally: Tally, quorum: int | None) -> bool:
     return len(voters) >= quorum
 
 
-def vote_for_emoji(emoji: str, rnd: Round) -> int | None:
-    """The candidate a number reaction under the round's grid votes for."""
+def voter_count(tally: Tally) -> int:
+    """How many different people voted in the round (on any candidates)."""
+    return len({user_id for entries in tally.values() for user_id, _ in entries})
+
+
+def leaders(tally: Tally) -> list[int]:
+    """The candidates with the most votes (more than one: a tie), the earliest-voted first."""
+    counts = vote_counts(tally)
+    if not counts:
+        return []
+    most = max(counts.values())
+    return [n for n in winners(tally, len(counts)) if counts.get(n) == most]
+
+
+def vote_for_emoji(emoji: str, rnd: Round, grid_index: int = 0) -> int | None:
+    """The candidate a number reaction under grid ``grid_index`` of the round votes for."""
     wanted = emoji.replace(_VARIATION_SELECTOR, "")
     for position, candidate_emoji in enumerate(NUMBER_EMOJI):
         if candidate_emoji.replace(_VARIATION_SELECTOR, "") == wanted:
-            return rnd.candidates[position] if position < len(rnd.candidates) else None
+            index = grid_index * GRID_SIZE + position
+            return rnd.candidates[index] if 0 <= index < len(rnd.candidates) else None
+    return None
+
+
+def grids(rnd: Round) -> list[list[int]]:
+    """The round's candidates in grids of at most ``GRID_SIZE``."""
+    return [rnd.candidates[i : i + GRID_SIZE] for i in range(0, len(rnd.candidates), GRID_SIZE)]
+
+
+def open_rounds(campaign: Campaign) -> list[Round]:
+    return [rnd for rnd in campaign.rounds if rnd.open]
+
+
+def round_of(campaign: Campaign, number: int) -> Round | None:
+    """The round whose grid holds candidate ``number`` (refined and edited images belong to none)."""
+    for rnd in campaign.rounds:
+        if number in rnd.candidates:
+            return rnd
     return None
 
 

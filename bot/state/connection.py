@@ -28,7 +28,7 @@ from bot.availability import BotBusy, BotReconnecting, BotUnavailable
 log = logging.getLogger("draftloop.redis")
 
 DEFAULT_MAX_CONNECTIONS = 64
-DEFAULT_WAIT_SECONDS = 5.0
+DEFAULT_WAIT_SECONDS = 20.0
 _BUSY_LOG_EVERY_SECONDS = 30.0
 
 
@@ -107,6 +107,8 @@ class _WatchedConnection(AbstractConnection):
     health: RedisHealth
 
     async def connect_check_health(self, *args: Any, **kwargs: Any) -> None:
+        if self.is_connected:
+            return
         try:
             await super().connect_check_health(*args, **kwargs)
         except BotUnavailable:

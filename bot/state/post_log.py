@@ -30,8 +30,10 @@ class RedisPostLog:
         campaign_id: str,
         round_no: int | None,
         ttl_seconds: int = POST_LOG_SECONDS,
+        grid_index: int = 0,
     ) -> None:
         self.redis = redis
+        self.grid_index = grid_index
         self.key = keys.post_log(effect_id)
         self.platform = platform
         self.campaign_id = campaign_id
@@ -51,7 +53,9 @@ class RedisPostLog:
 
     async def vote_target(self, message_id: str) -> None:
         if self.round_no is not None:
-            await self._messages.record(self.platform, message_id, self.campaign_id, self.round_no)
+            await self._messages.record(
+                self.platform, message_id, self.campaign_id, self.round_no, self.grid_index
+            )
 
     async def parts(self) -> dict[str, str]:
         raw = await self.redis.hgetall(self.key)  # type: ignore[misc]
@@ -68,7 +72,9 @@ class MemoryPostLog:
         platform: str = "",
         campaign_id: str = "",
         round_no: int | None = None,
+        grid_index: int = 0,
     ) -> None:
+        self.grid_index = grid_index
         self._parts: dict[str, str] = {}
         self._messages = MessageIndex(redis) if redis is not None else None
         self.platform = platform
@@ -83,7 +89,9 @@ class MemoryPostLog:
 
     async def vote_target(self, message_id: str) -> None:
         if self._messages is not None and self.round_no is not None:
-            await self._messages.record(self.platform, message_id, self.campaign_id, self.round_no)
+            await self._messages.record(
+                self.platform, message_id, self.campaign_id, self.round_no, self.grid_index
+            )
 
     async def parts(self) -> dict[str, str]:
         return dict(self._parts)

@@ -9,13 +9,15 @@ the person who typed it, where they typed it.
 from __future__ import annotations
 
 from bot.core import ledger, phrasing, render
-from bot.core.commands import Command, Cost, Help, Status
+from bot.core.commands import Command, Cost, Deliver, Help, Status
 from bot.core.events import CommandEvent
 from bot.core.grammar import format_command, help_text
 from bot.core.model import TERMINAL_STAGES, Campaign, User
 from bot.core.phrasing import Phrasing
+from bot.state.campaigns import NEWEST_IN_CHANNEL
 from bot.usecases.context import UseCaseContext
 from bot.usecases.cycle import apply_event
+from bot.usecases.deliver import deliver
 
 MAX_LISTED = 15
 _START = "Start one with `/draft <prompt>` in the channel: it opens a campaign thread."
@@ -50,15 +52,19 @@ def _state(c: Campaign) -> str:
     return " · ".join(parts)
 
 
-def status_text(campaigns: list[Campaign], phrase: Phrasing) -> str:
-    """The channel's campaigns, newest first: short id, title, stage, round and the work in progress."""
+def status_text(campaigns: list[Campaign], phrase: Phrasing, total: int | None = None) -> str:
+    """The channel's campaigns, newest first: short id, title, stage, round and the work in progress.
+
+    ``total``: how many the channel holds, when ``campaigns`` are only its newest.
+    """
     if not campaigns:
         return f"There are no campaigns in this channel. {_START}"
-    lines = [f"{_plural(len(campaigns), 'campaign')} in this channel, newest first:"]
+    count = max(total or 0, len(campaigns))
+    lines = [f"{_plural(count, 'campaign')} in this channel, newest first:"]
     for c in campaigns[:MAX_LISTED]:
         lines.append(f"• {named(c)}: {_state(c)}")
-    if len(campaigns) > MAX_LISTED:
-        lines.append(f"… and {len(campaigns) - MAX_LISTED} older.")
+    if count > MAX_LISTED:
+        lines.append(f"… and {count - MAX_LISTED} older.")
     if phrase.takes_campaign_flag:
         lines.append("`/status --campaign <id>` shows one campaign's details.")
     else:
@@ -117,6 +123,14 @@ def no_match_text(command: Command, ref: str) -> str:
     )
 
 
+def other_campaign_text(campaign: Campaign, ref: str) -> str:
+    shown = ref if len(ref) <= 40 else ref[:40] + "…"
+    return (
+        f"This thread holds {named(campaign)}, and --campaign {shown!r} names another: "
+        "leave --campaign out here, or type the command in the channel."
+    )
+
+
 def matching(campaigns: list[Campaign], ref: str) -> list[Campaign]:
     """The campaigns ``ref`` names: by the start of the id, else by every word of it in the title."""
     wanted = ref.strip().lower()
@@ -135,10 +149,15 @@ async def run(
     """A command typed in a channel; the replies for the person who typed it."""
     if isinstance(command, Help):
         return [phrase.text(help_text(command.topic))]
-    campaigns = await ctx.campaigns.in_channel(platform, channel_id)
     ref = getattr(command, "campaign", None)
-    if ref is None and isinstance(command, Status):
-        return [phrase.text(status_text(campaigns, phrase))]
+    if ref is None and isinstance(command, Status):  # the newest only: the cost does not grow with history
+        newest = await ctx.campaigns.in_channel(platform, channel_id, NEWEST_IN_CHANNEL)
+        total = await ctx.campaigns.count_in_channel(platform, channel_id)
+        return [phrase.text(status_text(newest, phrase, total))]
+    if ref is None and not isinstance(command, Cost):  # "the channel's only live campaign"
+        campaigns = await ctx.campaigns.live_in_channel(platform, channel_id)
+    else:
+        campaigns = await ctx.campaigns.in_channel(platform, channel_id)
     if ref is None and isinstance(command, Cost):
         return [phrase.text(cost_text(campaigns))]
     if ref is not None:
@@ -157,7 +176,10 @@ async def run(
             return [phrase.text(which_text(command, found, why, phrase))]
     (target,) = found
     event = CommandEvent(user=user, command=command, place="channel")
-    replies = await apply_event(ctx, target.id, event, user=user)
+    if isinstance(command, Deliver):
+        replies = await deliver(ctx, target, user, command)
+    else:
+        replies = await apply_event(ctx, target.id, event, user=user)
     said = f"On {named(target)}:"
     if not replies:
         return [f"{said} done; its thread shows the rest."]

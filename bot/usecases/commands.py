@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.core import machine, phrasing
-from bot.core.commands import Command, Draft, ScheduleAdd, ScheduleList, ScheduleRemove
+from bot.core.commands import Command, Deliver, Draft, ScheduleAdd, ScheduleList, ScheduleRemove
 from bot.core.events import CommandEvent
 from bot.core.model import TERMINAL_STAGES, ThreadRef, User
-from bot.usecases import channel, models, uploads
+from bot.usecases import channel, deliver, models, uploads
 from bot.usecases.context import UseCaseContext
 from bot.usecases.cycle import apply_event, start_campaign
 from bot.usecases.schedules import ScheduleDesk
@@ -46,16 +46,14 @@ async def _run(
         command = await uploads.ImageResolver(ctx.artifacts, attachments).command(command)
     except uploads.UploadError as exc:
         return [str(exc)]
-    draft = command.draft if isinstance(command, ScheduleAdd) else command
-    if isinstance(draft, Draft):
-        answer = await models.unknown_model_answer(ctx.workers, draft.model, ctx.clock())
-        if answer is not None:
-            return [answer]
     campaign = None
     if thread_id is not None:
         campaign = await ctx.campaigns.for_thread(
             ThreadRef(platform=platform, channel_id=channel_id, thread_id=thread_id)
         )
+    answer, command = await models.check_command(ctx, platform, channel_id, campaign, command)
+    if answer is not None:
+        return [answer]
     if isinstance(command, ScheduleAdd | ScheduleList | ScheduleRemove):
         if campaign is not None:
             return [machine.SCHEDULE_TEXT]
@@ -66,4 +64,9 @@ async def _run(
         if isinstance(command, Draft):
             return await start_campaign(ctx, platform, channel_id, user, command)
         return await channel.run(ctx, platform, channel_id, user, command, phrase)
+    ref = getattr(command, "campaign", None)
+    if ref is not None and not channel.matching([campaign], ref):
+        return [channel.other_campaign_text(campaign, ref)]
+    if isinstance(command, Deliver):
+        return await deliver.deliver(ctx, campaign, user, command)
     return await apply_event(ctx, campaign.id, CommandEvent(user=user, command=command), user=user)

@@ -237,7 +237,11 @@ class EffectRunner:
         post_log: RedisPostLog | MemoryPostLog
         if entry_id is None:
             post_log = MemoryPostLog(
-                self.redis, platform=platform, campaign_id=campaign.id, round_no=round_no
+                self.redis,
+                platform=platform,
+                campaign_id=campaign.id,
+                round_no=round_no,
+                grid_index=message.grid_index,
             )
         else:
             post_log = RedisPostLog(
@@ -247,6 +251,7 @@ class EffectRunner:
                 campaign_id=campaign.id,
                 round_no=round_no,
                 ttl_seconds=self.seen.ttl_seconds,
+                grid_index=message.grid_index,
             )
             if await post_log.done(POSTED) is not None or await self.seen.is_seen(_EFFECT, entry_id):
                 return True  # shown already
@@ -260,23 +265,24 @@ class EffectRunner:
             if tries < MAX_POST_TRIES:
                 return False
             log.error("giving up on post %s of campaign %s after %d tries", entry_id, campaign.id, tries)
-            await self._say_post_failed(presenter, campaign, message)
+            await self._say_post_failed(presenter, campaign, message, partly=bool(await post_log.parts()))
             return True
         await post_log.record(POSTED, message_id)
-        if message.kind is MessageKind.GRID and round_no is not None:
-            await self.messages.record(platform, message_id, campaign.id, round_no)
+        if message.kind is MessageKind.GRID:  # for presenters that do not name their vote target
+            await post_log.vote_target(message_id)
         return True
 
-    async def _say_post_failed(self, presenter: Presenter, campaign: Campaign, message: Message) -> None:
+    async def _say_post_failed(
+        self, presenter: Presenter, campaign: Campaign, message: Message, *, partly: bool
+    ) -> None:
         what = "the voting grid" if message.kind is MessageKind.GRID else "a message"
-        notice = Message(
-            kind=MessageKind.TEXT,
-            campaign_id=campaign.id,
-            text=(
-                f"I couldn't post {what} here after {MAX_POST_TRIES} tries; "
-                "/status shows where the campaign is."
-            ),
+        tries = f"after {MAX_POST_TRIES} tries"
+        text = (
+            f"I couldn't finish posting {what} here {tries}: part of it is missing."
+            if partly
+            else f"I couldn't post {what} here {tries}; /status shows where the campaign is."
         )
+        notice = Message(kind=MessageKind.TEXT, campaign_id=campaign.id, text=text)
         try:
             await presenter.post(campaign.thread, notice, MemoryPostLog())
         except Exception as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.core import render
 from bot.core.events import ResultEvent
 from bot.state.campaigns import CampaignNotFound
 from bot.usecases.context import UseCaseContext
@@ -31,8 +32,28 @@ async def apply_result(ctx: UseCaseContext, result: Result) -> None:
         log.info("result %s for a campaign that no longer exists", result.job_id)
 
 
-def progress_text(kind: JobKind, step: int, total: int) -> str:
-    return f"{_VERBS.get(kind, 'Working')}… step {step}/{total}"
+def progress_text(
+    kind: JobKind, step: int, total: int, elapsed: float | None = None, label: str | None = None
+) -> str:
+    """``Upscaling #11… step 3/4 · 75% · about 20s left``: the job, its share done and, with the time it has
+    taken so far, an estimate of the rest."""
+    head = f"{label or _VERBS.get(kind, 'Working')}… step {step}/{total}"
+    if total <= 0:
+        return head
+    done = min(max(step / total, 0.0), 1.0)
+    head += f" · {round(done * 100)}%"
+    if elapsed is None or elapsed <= 0 or step <= 0 or step >= total:
+        return head
+    left = elapsed * (total - step) / step
+    return head + f" · about {format_seconds_left(left)} left"
+
+
+def format_seconds_left(seconds: float) -> str:
+    whole = max(round(seconds), 1)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes} min {rest}s" if rest else f"{minutes} min"
 
 
 async def relay_progress(ctx: UseCaseContext, progress: Progress, *, wait: bool = True) -> None:
@@ -48,5 +69,6 @@ async def relay_progress(ctx: UseCaseContext, progress: Progress, *, wait: bool 
         current = await ctx.campaigns.load(progress.campaign_id)
         return current is not None and progress.job_id in current.pending
 
-    text = progress_text(pending.kind, progress.step, progress.total)
+    elapsed = max(ctx.clock() - pending.created_at, 0.0) if pending.created_at else None
+    text = progress_text(pending.kind, progress.step, progress.total, elapsed, render.job_label(pending))
     await ctx.effects.show_progress(campaign, text, still_running, wait=wait)

@@ -93,6 +93,13 @@ async def progress_loop(service: CampaignService, stop: asyncio.Event) -> None:
 
 async def run_service_loops(service: CampaignService, consumer: ResultConsumer, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set."""
+    try:
+        await _run_loops(service, consumer, stop)
+    finally:  # the campaigns' status edit tasks stop with the loops
+        await service.ctx.effects.status_edits.close()
+
+
+async def _run_loops(service: CampaignService, consumer: ResultConsumer, stop: asyncio.Event) -> None:
     async with asyncio.TaskGroup() as tasks:
         tasks.create_task(result_loop(service, consumer, stop))
         tasks.create_task(deadline_loop(service, stop))

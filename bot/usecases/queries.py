@@ -64,5 +64,8 @@ async def lane_stats(redis: Redis, stream: str) -> dict[str, int]:
         if as_str(group["name"]) != api.ENGINE_GROUP:
             continue
         pending = int(group["pending"])
+        for consumer in await redis.xinfo_consumers(stream, api.ENGINE_GROUP):
+            if as_str(consumer["name"]) == api.RETURNED_CONSUMER:  # read, waiting for any worker
+                pending -= int(consumer["pending"])
         waiting = max(0, length - pending)  # handled entries are deleted on ack
     return {"length": length, "waiting": waiting, "pending": pending}

@@ -3,42 +3,41 @@
 from __future__ import annotations
 
 from bot.core import voting
-from bot.core.events import CloseRound
+from bot.core.events import CloseRound, Tallied
 from bot.core.model import User
 from bot.usecases.context import UseCaseContext
-from bot.usecases.cycle import apply_event
+from bot.usecases.cycle import apply_event, record_standing
 
 
 async def react(
     ctx: UseCaseContext, platform: str, message_id: str, emoji: str, user: User, added: bool
 ) -> str | None:
-    """The refusal to show the voter, if any; a vote that reaches the quorum closes the round."""
-    ref = await ctx.messages.lookup(platform, message_id)
+    """The refusal to show the voter, if any. Every vote counted updates the round's standing (voters,
+    leader) on the status line; a vote that reaches the quorum closes the round."""
+    ref = await ctx.messages.lookup_grid(platform, message_id)
     if ref is None:
         return None
-    campaign_id, round_no = ref
+    campaign_id, round_no, grid_index = ref
     campaign = await ctx.campaigns.load(campaign_id)
     rnd = voting.find_round(campaign, round_no) if campaign is not None else None
     if campaign is None or rnd is None:
         return None
-    number = voting.vote_for_emoji(emoji, rnd)
+    number = voting.vote_for_emoji(emoji, rnd, grid_index)
     if number is None:
         return None
     if not added:
         if rnd.open:
             await ctx.votes.remove(campaign_id, round_no, number, user.id)
+            tally = await ctx.votes.tally(campaign_id, round_no, rnd.candidates)
+            await record_standing(ctx, campaign_id, Tallied(round_no=round_no, tally=tally))
         return None
     refusal = voting.check_vote(campaign, round_no, number, user)
     if refusal is not None:
         return refusal
     await ctx.votes.add(campaign_id, round_no, number, user.id, ctx.clock())
-    if rnd.quorum:  # also on a repeated vote: the attempt that stored it may have stopped before closing
-        tally = await ctx.votes.tally(campaign_id, round_no, rnd.candidates)
-        if voting.quorum_reached(tally, rnd.quorum):
-            await apply_event(
-                ctx,
-                campaign_id,
-                CloseRound(round_no=round_no, reason="quorum", tally=tally),
-                post_replies=True,
-            )
+    # also on a repeated vote: the attempt that stored it may have stopped before closing
+    tally = await ctx.votes.tally(campaign_id, round_no, rnd.candidates)
+    reached = bool(rnd.quorum) and voting.quorum_reached(tally, rnd.quorum)
+    event = CloseRound(round_no=round_no, reason="quorum", tally=tally) if reached else None
+    await apply_event(ctx, campaign_id, event or Tallied(round_no=round_no, tally=tally), post_replies=True)
     return None

@@ -134,16 +134,20 @@ class StatusEdits:
     async def _run(self, key: _Key) -> None:
         try:
             while (wanted := self._wanted.get(key)) is not None:
-                wait = await self._wait_for(key, wanted)
-                if wait > 0:
-                    await self.time.sleep(wait)
-                    continue
-                if self._wanted.get(key) is not wanted:
-                    continue  # replaced while this one waited for its turn
-                del self._wanted[key]
-                if wanted.still_wanted is not None and not await wanted.still_wanted():
-                    continue
-                await self._edit(key, wanted)
+                try:
+                    wait = await self._wait_for(key, wanted)
+                    if wait > 0:
+                        await self.time.sleep(wait)
+                        continue
+                    if self._wanted.get(key) is not wanted:
+                        continue  # replaced while this one waited for its turn
+                    del self._wanted[key]
+                    if wanted.still_wanted is None or await wanted.still_wanted():
+                        await self._edit(key, wanted)
+                except Exception:  # Redis unreachable, say: this text is dropped, a newer one comes
+                    log.exception("status edits of campaign %s failed", key[1])
+                    if self._wanted.get(key) is wanted:
+                        del self._wanted[key]
         finally:
             if self._tasks.get(key) is asyncio.current_task():
                 del self._tasks[key]

@@ -112,15 +112,6 @@ def decode_fully(data: bytes, *, name: str = "upload") -> None:
         raise _refusal(exc, name) from exc
 
 
-def validate_image(
-    data: bytes, *, name: str = "upload", max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
-) -> ImageInfo:
-    """Header checks, then a full decode, on the calling thread (for callers that are off the loop)."""
-    info = check_header(data, name=name, max_bytes=max_bytes, max_pixels=max_pixels)
-    decode_fully(data, name=name)
-    return info
-
-
 def _decode_and_store(artifacts: ArtifactStore, data: bytes, name: str) -> str:
     decode_fully(data, name=name)
     return artifacts.put(data)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from engine.catalog import KNOWN_MODELS, ModelSpec, default_post_spec
+from engine.catalog import ESRGAN_GENERAL, ESRGAN_X4PLUS, KNOWN_MODELS, ModelSpec, default_post_spec
 from engine.pull.errors import PullError
 
 HubKind = Literal["diffusers", "ip-adapter", "lora"]
@@ -91,14 +91,14 @@ def upscaler_files(weights_dir: Path | None = None) -> list[ReleaseFile]:
     return [
         ReleaseFile(
             "xinntao/Real-ESRGAN/releases/download/v0.1.0/RealESRGAN_x4plus.pth",
-            post.esrgan,
+            esrgan_dir / ESRGAN_X4PLUS,
             "4fa0d38905f75ac06eb49a7951b426670021be3018265fd191d2125df9d682f1",
             67_040_989,
             "Real-ESRGAN x4plus upscaler",
         ),
         ReleaseFile(
             "xinntao/Real-ESRGAN/releases/download/v0.2.5.0/realesr-general-x4v3.pth",
-            esrgan_dir / "realesr-general-x4v3.pth",
+            esrgan_dir / ESRGAN_GENERAL,
             "8dc7edb9ac80ccdc30c3a5dca6616509367f05fbc184ad95b731f05bece96292",
             None,
             "Real-ESRGAN general-x4v3 upscaler (compact)",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from engine.api import Job
+from engine.api import Job, JobKind
 from engine.compile import padded_size
 from engine.images import array_to_image, decode_image, encode_png, to_rgb
 from engine.presets import Resolved
+from engine.recipes import recipe_for
 from engine.registry import ModelRegistry
 from engine.runner import BadInput, Cancelled, JobOutput, RunContext, StageImage
 from engine.stages.prompts import prompt_kwargs
@@ -60,9 +62,25 @@ def step_callback(ctx: RunContext) -> Callable[..., dict[str, Any]]:
     return on_step_end
 
 
-def image_output(job: Job, images: list[Image.Image], seeds: list[int], work_units: float) -> JobOutput:
+INTERMEDIATE_KINDS = frozenset({JobKind.DRAFT, JobKind.VARIATION, JobKind.IMG2IMG})
+
+
+def image_output(
+    job: Job, images: list[Image.Image], seeds: list[int], work_units: float, res: Resolved | None = None
+) -> JobOutput:
+    """The job's images, PNG-encoded later by the worker (fast compression for intermediates), each
+    carrying its recipe (``res``: the steps, sampler and guidance the stage ran with)."""
+    fast = job.kind in INTERMEDIATE_KINDS
     out = [
-        StageImage(png=encode_png(img), seed=seed, width=img.width, height=img.height)
+        StageImage(
+            None,
+            seed,
+            img.width,
+            img.height,
+            encode=partial(
+                encode_png, img, fast=fast, recipe=recipe_for(job, seed, img.width, img.height, res)
+            ),
+        )
         for img, seed in zip(images, seeds, strict=True)
     ]
     return JobOutput(job_id=job.job_id, images=out, work_units=work_units)
@@ -149,7 +167,7 @@ def run_batch(
         if item.keep is not None:
             background, mask = item.keep
             images = [Image.composite(img, background, mask) for img in images]
-        outputs.append(image_output(item.job, images, seeds, units))
+        outputs.append(image_output(item.job, images, seeds, units, res))
     return outputs
 
 

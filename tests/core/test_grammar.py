@@ -101,6 +101,15 @@ COMMAND_EXAMPLES: list[tuple[str, Command]] = [
         "/inpaint 3 a red scarf --box 40,60,200,120",
         Inpaint(number=3, prompt="a red scarf", box=(40, 60, 200, 120)),
     ),
+    (
+        "/inpaint 9 a red door --box 10%,20%,30%,40%",
+        Inpaint(number=9, prompt="a red door", box_percent=(10.0, 20.0, 30.0, 40.0)),
+    ),
+    (
+        "/inpaint 9 a red door --box 12.5%,0%,50%,100%",
+        Inpaint(number=9, prompt="a red door", box_percent=(12.5, 0.0, 50.0, 100.0)),
+    ),
+    ("/settings novotes scores", SettingsCmd(no_votes="scores")),
     ("/inpaint 3 smiling --faces", Inpaint(number=3, prompt="smiling", faces=True)),
     ("/inpaint 3 a hat --mask m.png", Inpaint(number=3, prompt="a hat", mask="m.png")),
     ("/outpaint 3", Outpaint(number=3, zoom=1.5)),
@@ -164,6 +173,7 @@ def test_every_flag_example_works_on_every_command_that_takes_it() -> None:
 FLAG_VALUES: list[tuple[str, str, Any]] = [
     ("--n 1", "n", 1),
     ("--n 10", "n", 10),
+    ("--n 30", "n", 30),
     ("--ar 1:4", "aspect", (1, 4)),
     ("--ar 21:9", "aspect", (21, 9)),
     ("--no blurry, low quality", "negative", "blurry, low quality"),
@@ -189,7 +199,7 @@ FLAG_VALUES: list[tuple[str, str, Any]] = [
     ("--vote 45", "vote_seconds", 45 * 60),
     ("--vote 1h30m", "vote_seconds", 5400),
     ("--quorum 100", "quorum", 100),
-    ("--top 10", "top", 10),
+    ("--top 5", "top", 5),
 ]
 
 
@@ -220,8 +230,9 @@ BAD_LINES: list[tuple[str, str, str]] = [
     ("/draft a fox --ar 16-9", "--ar", "W:H with each side 1-21 and the ratio within 1:4..4:1"),
     ("/draft a fox --ar 5:1", "--ar", "1:4..4:1"),
     ("/draft a fox --ar 22:21", "--ar", "1-21"),
-    ("/draft a fox --n 0", "--n", "1-10"),
-    ("/draft a fox --n 11", "--n", "1-10"),
+    ("/draft a fox --n 0", "--n", "1-30"),
+    ("/draft a fox --n 31", "--n", "1-30"),
+    ("/draft a fox --top 6", "--top", "1-5"),
     ("/draft a fox --n four", "--n", "whole number"),
     ("/draft a fox --n 2.5", "--n", "whole number"),
     ("/draft a fox --seed -1", "--seed", "0-4294967295"),
@@ -240,11 +251,11 @@ BAD_LINES: list[tuple[str, str, str]] = [
     ("/draft a fox --vote 8d", "--vote", "30s-7d"),
     ("/draft a fox --vote soon", "--vote", "30m"),
     ("/draft a fox --quorum 0", "--quorum", "1-100"),
-    ("/draft a fox --top 11", "--top", "1-10"),
+    ("/draft a fox --top 11", "--top", "1-5"),
     ("/draft a fox --no", "--no", "text"),
-    ("/draft a fox --n", "--n", "1-10"),
-    ("/draft a fox --n --ar 16:9", "--n", "1-10"),
-    ("/draft a fox --n=", "--n", "1-10"),
+    ("/draft a fox --n", "--n", "1-30"),
+    ("/draft a fox --n --ar 16:9", "--n", "1-30"),
+    ("/draft a fox --n=", "--n", "1-30"),
     ("/draft a fox --n 2 --n 3", "--n", "once"),
     ("/draft a fox --sref a --sref b --sref c --sref d --sref e", "--sref", "at most 4"),
     ("/draft a fox --bogus 3", "--bogus", "--ar"),
@@ -253,6 +264,9 @@ BAD_LINES: list[tuple[str, str, str]] = [
     ("/refine 3 --ar 4:17", "--ar", "1:4..4:1"),
     ("/inpaint 3 a hat --box 1,2,3", "--box", "x,y,w,h"),
     ("/inpaint 3 a hat --box 1,2,0,4", "--box", "x,y,w,h"),
+    ("/inpaint 3 a hat --box 10%,20%,30%", "--box", "percent"),
+    ("/inpaint 3 a hat --box 80%,20%,30%,40%", "--box", "percent"),
+    ("/inpaint 3 a hat --box 10%,20,30%,40%", "--box", "percent"),
     ("/inpaint 3 a hat --faces=yes", "--faces", "no value"),
     ("/inpaint 3 a hat", "--box", "exactly one of --box x,y,w,h, --faces or --mask"),
     ("/inpaint 3 a hat --faces --mask m.png", "--box", "exactly one of"),
@@ -300,7 +314,7 @@ BAD_ARGS: list[tuple[str, str]] = [
     ('/schedule add "0 9 * *" a fox', "5 fields"),
     ('/schedule add "61 9 * * *" a fox', "5 fields"),
     ('/schedule add "0 9 * * 1"', "<prompt>"),
-    ('/schedule add "0 9 * * 1" a fox --n 40', "1-10"),
+    ('/schedule add "0 9 * * 1" a fox --n 40', "1-30"),
     ("/schedule remove", "<id>"),
     ("/schedule remove a/b", "schedule id"),
     ("/schedule", "add, list, remove"),
@@ -404,8 +418,8 @@ def test_slash_options_give_the_same_command_as_inline_flags(
 
 
 BAD_OPTIONS: list[tuple[str, dict[str, Any], str]] = [
-    ("draft", {"prompt": "a fox", "n": 40}, "--n must be a whole number 1-10"),
-    ("draft", {"prompt": "a fox", "n": True}, "--n must be a whole number 1-10"),
+    ("draft", {"prompt": "a fox", "n": 40}, "--n must be a whole number 1-30"),
+    ("draft", {"prompt": "a fox", "n": True}, "--n must be a whole number 1-30"),
     ("draft", {"prompt": "a fox", "size": 3}, "no option 'size'"),
     ("draft", {"n": 3}, "needs <prompt>"),
     ("draft", {"prompt": "a fox --n 2", "n": 3}, "--n can be given once"),
@@ -596,7 +610,7 @@ def drafts(text: st.SearchStrategy[str], ref: st.SearchStrategy[str]) -> st.Sear
     return st.builds(
         Draft,
         prompt=text,
-        n=st.none() | st.integers(1, 10),
+        n=st.none() | st.integers(1, 30),
         aspect=st.none() | _ASPECT,
         negative=st.none() | text,
         seed=st.none() | st.integers(0, 2**32 - 1),
@@ -614,7 +628,7 @@ def drafts(text: st.SearchStrategy[str], ref: st.SearchStrategy[str]) -> st.Sear
         control=st.none() | st.sampled_from(["canny", "lineart"]),
         vote_seconds=st.none() | st.integers(30, 7 * 86400),
         quorum=st.none() | st.integers(1, 100),
-        top=st.none() | st.integers(1, 10),
+        top=st.none() | st.integers(1, 5),
     )
 
 
@@ -768,3 +782,14 @@ def test_help_for_an_unknown_topic_still_answers_with_the_commands() -> None:
     for topic in ("nope", "", "x" * 500, "--n"):
         text = help_text(topic)
         assert "There is no command" in text and "/draft" in text and "/help" in text
+
+
+def test_campaign_names_the_campaign_of_a_channel_command_in_every_form() -> None:
+    typed = parse("/vary 3 strong --campaign red fox")
+    assert typed == Vary(number=3, strength="strong", campaign="red fox")
+    assert parse_options("vary", {"number": 3, "strength": "strong", "campaign": "red fox"}) == typed
+    assert parse(format_command(typed)) == typed
+    assert parse("/settings quorum 3 campaign a1b2c3") == SettingsCmd(quorum=3, campaign="a1b2c3")
+    assert "--campaign REF" in help_text("vary") and "--campaign a1b2c3" in help_text()
+    err = parse("/draft a fox --campaign a1b2c3")
+    assert isinstance(err, CommandError) and "--campaign is not a /draft option" in err.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.ledger import FINAL_OVER_DRAFT_FACTOR, budget_spent, budget_text, cost_text, summarize
-from bot.core.model import Campaign, LedgerEntry, Settings, ThreadRef
+from bot.core.model import Campaign, Candidate, LedgerEntry, Settings, ThreadRef
 from engine.api import JobKind
 
 THREAD = ThreadRef(platform="web", channel_id="ch", thread_id="th")
@@ -53,6 +53,26 @@ def test_saved_uses_the_measured_refine_seconds_per_image() -> None:
     assert s.final_seconds_per_image == pytest.approx(5.0)
     assert s.full_quality_seconds == pytest.approx(80.0)  # 16 drafts x 5 s
     assert s.saved_seconds == pytest.approx(80.0 - 18.0)
+
+
+def test_a_refines_cost_is_scaled_to_a_whole_final_image_by_its_strength() -> None:
+    c = campaign(entry(JobKind.DRAFT, 16, 8.0), entry(JobKind.REFINE, 2, 10.0))
+    for number in (17, 18):
+        c.candidates[number] = Candidate(
+            number=number,
+            round_no=1,
+            stage=JobKind.REFINE,
+            seed=1,
+            prompt="fox",
+            preset="final",
+            model="tiny-sd",
+            strength=0.5,
+        )
+    s = summarize(c)
+    assert s.final_seconds_per_image == pytest.approx(10.0)  # 5 s of refine ran half the steps
+    assert s.full_quality_seconds == pytest.approx(160.0)
+    assert s.saved_seconds == pytest.approx(160.0 - 18.0)
+    assert "at strength 0.5, scaled to a whole final image" in cost_text(c)
 
 
 def test_saved_without_refines_uses_the_documented_factor() -> None:

@@ -191,7 +191,7 @@ RESTING: set[type] = {cmds.Draft, cmds.Vary, cmds.Refine, cmds.Upscale, cmds.Fac
 ALLOWED: dict[str, set[type]] = {
     "new": {cmds.Draft} | ADMIN,
     "drafting": ADMIN,
-    "voting": RESTING | {cmds.Reroll, cmds.Select},
+    "voting": RESTING | {cmds.Reroll, cmds.Select, cmds.Inpaint, cmds.Outpaint},
     "refining": ADMIN,
     "editing": RESTING | {cmds.Inpaint, cmds.Outpaint},
     "inpainting": ADMIN,
@@ -219,6 +219,8 @@ OUTCOME: dict[type, tuple[Stage | None, list[JobKind]]] = {
     cmds.SettingsCmd: (None, []),
     cmds.Help: (None, []),
 }
+# commands that work on refined images only
+REFINED_ONLY: set[type] = {cmds.Inpaint, cmds.Outpaint, cmds.Upscale}
 PAIRS = [(stage, kind) for stage in BUILDERS for kind in cmds.ALL_COMMAND_TYPES]
 _BUILT: dict[str, Campaign] = {}
 
@@ -249,9 +251,14 @@ def test_every_command_in_every_stage(stage: str, kind: type) -> None:
             ("in the channel" in text) if kind.__name__.startswith("Schedule") else (WAITING[stage] in text)
         )
         return
+    if stage == "voting" and kind in REFINED_ONLY:
+        # the stage takes them, but the voting builder's latest image is a draft: refine it first
+        assert new is c and len(effects) == 1 and replies and replies[0].error
+        assert f"#{latest(c)} is a draft" in replies[0].text and f"/refine {latest(c)}" in replies[0].text
+        return
     assert not any(r.error for r in replies), replies
     to, kinds = OUTCOME[kind]
-    beside_vote = stage == "voting" and kind in (cmds.Upscale, cmds.Faces)
+    beside_vote = stage == "voting" and kind in (cmds.Upscale, cmds.Faces, cmds.Vary)
     assert new.stage is (c.stage if to is None or beside_vote else to)
     assert [j.kind for j in jobs(effects)] == kinds
     if kind in ANYTIME:
@@ -346,7 +353,8 @@ def test_draft_results_open_voting_with_a_numbered_grid() -> None:
     assert grid.kind is MessageKind.GRID and grid.round_no == 1 and grid.reactions == list(NUMBER_EMOJI[:4])
     assert grid.images[0].caption == "#1 · seed 42 · draft"
     assert action_id("vary", "c1", 3, "subtle") in {b.action_id for b in buttons(grid)}
-    assert {b.label for b in buttons(grid)} >= {"V1 subtle", "Refine 4", "Upscale 2"}
+    assert {b.label for b in buttons(grid)} >= {"V1 subtle", "Refine 4"}
+    assert not any(b.label.startswith("Upscale") for b in buttons(grid))  # drafts are refined first
     assert [c.candidates[n].device_seconds for n in c.rounds[0].candidates] == [0.5] * 4
 
 
@@ -362,7 +370,11 @@ def test_vary_and_reroll() -> None:
         4,
     )
     assert c2.rounds[-1].kind == "variation" and c2.pending[job.job_id].parent == 3
-    c3, effects = run(c, cmds.Reroll(), MEMBER)
+    # a variation asked for during the vote is a branch: round 1 stays open beside it
+    assert c2.rounds[0].open and c2.rounds[-1].beside == 1 and c2.stage is Stage.VOTING
+    (refused,) = run(c, cmds.Reroll(), MEMBER)[1]
+    assert isinstance(refused, Reply) and refused.error and "only the owner or an approver" in refused.text
+    c3, effects = run(c, cmds.Reroll(), OWNER)
     (job,) = jobs(effects)
     assert job.prompt == "a red fox in snow" and not set(job.seeds) & {42, 43, 44, 45}
     assert c3.rounds[-1].kind == "reroll" and c3.stage is Stage.DRAFTING
@@ -407,7 +419,7 @@ def test_close_round_refines_the_winners_with_the_same_seed() -> None:
 
 def test_a_round_with_no_votes_stays_open_to_picking() -> None:
     c, effects = apply(voting(), CloseRound(round_no=1, reason="deadline", tally={}), T0 + 2000)
-    assert c.stage is Stage.VOTING and not c.rounds[0].open and jobs(effects) == []
+    assert c.stage is Stage.PICKING and not c.rounds[0].open and jobs(effects) == []
     assert posts(effects)[0].message.text.startswith("Round 1 closed with no votes")
     (reply,) = run(c, cmds.Refine())[1]
     assert isinstance(reply, Reply) and reply.error and "no winners" in reply.text
@@ -422,11 +434,24 @@ def test_refine_without_a_number_waits_for_an_open_vote() -> None:
     assert isinstance(reply, Reply) and reply.error and "still open" in reply.text
 
 
-def test_upscale_of_a_draft_runs_beside_the_vote() -> None:
-    c, effects = run(voting(), cmds.Upscale(number=2), MEMBER)
+def test_upscale_of_a_draft_asks_to_refine_it_first() -> None:
+    (reply,) = run(voting(), cmds.Upscale(number=2), MEMBER)[1]
+    assert isinstance(reply, Reply) and reply.error
+    assert reply.text.startswith(
+        "#2 is a draft: /upscale works on refined images. Refine it first with /refine 2"
+    )
+    assert "react with 2️⃣" in reply.text
+
+
+def test_upscale_of_a_refined_image_runs_beside_the_vote() -> None:
+    c = editing()
+    refined = latest(c)
+    c, effects = finish(*run(c, cmds.Draft(prompt="a grey wolf")))
+    assert c.stage is Stage.VOTING and c.rounds[-1].open
+    c, effects = run(c, cmds.Upscale(number=refined), MEMBER)
     c, effects = finish(c, effects)
-    assert c.stage is Stage.VOTING and c.rounds[0].open and c.deliverables == [5]
-    assert posts(effects)[0].message.text == "Delivered #5 (5376x3072)"
+    assert c.stage is Stage.VOTING and c.rounds[-1].open and c.deliverables == [latest(c)]
+    assert posts(effects)[0].message.text == f"Delivered #{latest(c)} (5376x3072)"
 
 
 # --- results --------------------------------------------------------------------------------
@@ -463,13 +488,13 @@ def test_a_failed_first_draft_fails_the_campaign() -> None:
 def test_failures_return_to_where_the_team_can_act() -> None:
     c, effects = run(voting(), cmds.Select(numbers=(2,)))
     c, effects = apply(c, ResultEvent(result=failed(jobs(effects)[0], "bad init image")), T0 + 50)
-    assert c.stage is Stage.VOTING and posts(effects)[0].message.text == "Refining #2 failed: bad init image"
+    assert c.stage is Stage.PICKING and posts(effects)[0].message.text == "Refining #2 failed: bad init image"
     c, effects = run(editing(), cmds.Outpaint(number=5, zoom=2.0))
     c, effects = apply(c, ResultEvent(result=failed(jobs(effects)[0], "NaN output")), T0 + 50)
     assert c.stage is Stage.EDITING and posts(effects)[0].message.text == "Outpainting #5 failed: NaN output"
     c, effects = run(voting(), cmds.Reroll())
     c, effects = apply(c, ResultEvent(result=failed(jobs(effects)[0], "timeout")), T0 + 50)
-    assert c.stage is Stage.VOTING and posts(effects)[0].message.text == "Drafting failed: timeout"
+    assert c.stage is Stage.PICKING and posts(effects)[0].message.text == "Drafting failed: timeout"
     assert run(c, cmds.Select(numbers=(1,)))[0].stage is Stage.REFINING
 
 
@@ -487,7 +512,7 @@ def test_a_spent_budget_refuses_new_work_but_not_status() -> None:
     )
     assert not run(c, cmds.Status())[1][0].error  # type: ignore[union-attr]
     c2, effects = apply(c, CloseRound(round_no=1, reason="quorum", tally={2: [("a", 1.0)]}), T0 + 60)
-    assert jobs(effects) == [] and c2.stage is Stage.VOTING and c2.rounds[0].winners == [2]
+    assert jobs(effects) == [] and c2.stage is Stage.PICKING and c2.rounds[0].winners == [2]
     assert "Budget spent" in posts(effects)[0].message.text
     c3, _ = run(c2, cmds.SettingsCmd(clear_budget=True))
     assert jobs(run(c3, cmds.Refine())[1])[0].seeds == [c.candidates[2].seed]
@@ -530,14 +555,18 @@ def test_each_grid_image_carries_its_own_buttons_and_a_caption_naming_its_number
         assert [b.action_id for b in image.buttons] == [
             action_id("vary", "c1", n, "subtle"),
             action_id("refine", "c1", n),
-            action_id("upscale", "c1", n),
         ]
     refined = c.model_copy(update={"stage": Stage.EDITING})
     edit = render.edit_grid(refined, [refined.candidates[2]], "Refined #2")
     assert edit.buttons == [] and [b.label for b in edit.images[0].buttons] == [
         "Upscale 2 ×4",
         "Faces 2",
-        "Zoom out 2",
+        "Zoom out 1.5x 2",
+        "Zoom out 2x 2",
+        "Pan ⬅ 2",
+        "Pan ➡ 2",
+        "Pan ⬆ 2",
+        "Pan ⬇ 2",
         "Vary 2",
     ]
     refined_cand = refined.candidates[2].model_copy(update={"stage": JobKind.REFINE, "parent": 1})
@@ -556,7 +585,9 @@ def test_full_loop_keeps_lineage_from_draft_to_delivery() -> None:
     assert {b.label for b in buttons(posts(effects)[0].message)} == {
         f"Upscale {refined} ×4",
         f"Faces {refined}",
-        f"Zoom out {refined}",
+        f"Zoom out 1.5x {refined}",
+        f"Zoom out 2x {refined}",
+        *(f"Pan {arrow} {refined}" for arrow in "⬅➡⬆⬇"),
         f"Vary {refined}",
     }
     c, effects = run(c, cmds.Inpaint(number=refined, prompt="a green scarf", box=(10, 20, 30, 40)))

@@ -12,10 +12,10 @@ from bot.core.effects import Post, Reply, UpdateStatus
 from bot.core.events import CloseRound, CommandEvent
 from bot.core.grammar import help_text, parse
 from bot.core.grammar.table import TOP_WORDS, TOPICS
-from bot.core.machine import apply
+from bot.core.machine import apply, new_campaign
 from bot.core.model import Campaign, ThreadRef
 from bot.core.phrasing import Phrasing
-from tests.core.test_machine import ALLOWED, BUILDERS, OWNER, T0, built, make_command
+from tests.core.test_machine import ALLOWED, BUILDERS, OWNER, T0, built, finish, make_command
 
 PLACES = [(p, place) for p in phrasing.PLATFORMS for place in ("thread", "channel")]
 _SLASH = re.compile(r"(?<![\w/.:@<`-])/([a-z]+)\b")
@@ -159,10 +159,50 @@ def test_a_channel_reply_names_the_campaign_and_the_thread_sees_thread_commands(
     (reply,) = effects
     assert isinstance(reply, Reply)
     assert (
-        "/dl inpaint --campaign c1 works on refined images: /dl refine <n> --campaign c1 first." in reply.text
+        "#2 is a draft: /dl inpaint --campaign c1 works on refined images. Refine it first with "
+        "/dl refine 2 --campaign c1," in reply.text
     )
     _, effects = apply(
         c, CommandEvent(user=OWNER, command=cmds.Select(numbers=(2,)), place="channel"), T0 + 100
     )
     statuses = [e.text for e in effects if isinstance(e, UpdateStatus)]
     assert statuses and all("/dl" not in s for s in statuses)
+
+
+@pytest.mark.parametrize("platform", phrasing.PLATFORMS)
+def test_every_text_of_a_whole_loop_names_commands_that_exist_there(platform: str) -> None:
+    thread = ThreadRef(platform=platform, channel_id="ch1", thread_id="th1")
+    c = new_campaign("c1", thread, OWNER, T0)
+    texts: list[str] = []
+
+    def step(c: Campaign, event: CommandEvent | CloseRound, now: float) -> Campaign:
+        c, effects = apply(c, event, now)
+        c, more = finish(c, effects, now + 5)
+        for e in [*effects, *more]:
+            if isinstance(e, Post):
+                texts.append(e.message.text)
+                texts.extend(image.caption for image in e.message.images)
+            elif isinstance(e, Reply | UpdateStatus):
+                texts.append(e.text)
+        return c
+
+    def say(command: cmds.Command) -> CommandEvent:
+        return CommandEvent(user=OWNER, command=command)
+
+    c = step(c, say(cmds.Draft(prompt="a red fox", n=3, vote_seconds=600)), T0)
+    c = step(c, CloseRound(round_no=1, reason="deadline"), T0 + 700)
+    c = step(c, say(cmds.Vary(number=2)), T0 + 710)
+    c = step(c, CloseRound(round_no=2, reason="quorum", tally={5: [("u", T0 + 720.0)]}), T0 + 730)
+    n = max(c.candidates)
+    edits: list[cmds.Command] = [
+        cmds.Outpaint(number=n, zoom=2),
+        cmds.Faces(number=n),
+        cmds.Upscale(number=n),
+    ]
+    for command in [*edits, cmds.Status(), cmds.Cost(), cmds.SettingsCmd(), cmds.Cancel()]:
+        c = step(c, say(command), T0 + 800)
+    assert c.stage.value == "cancelled" and len(texts) > 15
+    shown = "\n".join(texts)
+    assert ("@draftloop refine <n>" if platform == "slack" else "/refine <n>") in shown
+    for text in texts:
+        assert_typeable(text, platform, "thread")

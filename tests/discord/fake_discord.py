@@ -5,6 +5,11 @@ a slash command, a reaction (added or removed) and a button press, as a given us
 ``dms_closed`` accepts no direct messages (Discord's 403, code 50007), as with DMs turned off. Every
 dispatched gateway frame keeps its sequence number, so ``redeliver`` can send the same event again, as
 a resumed gateway session does.
+
+It enforces Discord's documented limits: 2000 characters per message, ten attachments, the guild's upload
+limit (HTTP 413), and 429 with ``retry_after`` (and the ``Via`` header Discord's proxies add) on reactions
+and edits made too fast in one channel. ``reaction_429s`` answers that many reaction calls with 429 in a
+row, whatever their pace.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import itertools
 import json
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,9 +28,16 @@ from aiohttp import WSMsgType, web
 
 GUILD_ID = "900000000000000001"
 CHANNEL_ID = "900000000000000010"
+FORUM_ID = "900000000000000011"
+ANNOUNCEMENTS_ID = "900000000000000012"
 BOT_ID = "900000000000000100"
 APPROVER_ROLE_ID = "900000000000000201"
 HEARTBEAT_MS = 41250
+MAX_CONTENT = 2000
+MAX_FILES = 10
+UPLOAD_LIMIT = 10 * 1024 * 1024  # an unboosted guild's Guild.filesize_limit
+REACTION_INTERVAL = 0.25  # seconds between the bot's reactions in one channel
+EDITS_PER_WINDOW, EDIT_WINDOW = 5, 5.0  # message edits per channel
 
 
 async def eventually(what: str, check: Callable[[], Any], within: float = 20.0) -> Any:
@@ -44,6 +57,16 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     """JSON with Discord's exact content type (discord.py compares it literally)."""
     headers = {"Content-Type": "application/json"}
     return web.Response(body=json.dumps(data).encode(), status=status, headers=headers)
+
+
+def invalid_form(field: str, why: str) -> web.Response:
+    """Discord's 400 for a field over its limit (code 50035, Invalid Form Body)."""
+    errors = {field: {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": why}]}}
+    return json_response({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
+
+
+def path_of(parts: list[str]) -> str:
+    return "/" + "/".join(parts)
 
 
 def _now() -> str:
@@ -97,18 +120,24 @@ class FakeDiscord:
             self._role(APPROVER_ROLE_ID, "approver", 1),
         ]
         self.channels: dict[str, dict[str, Any]] = {
-            CHANNEL_ID: {
-                "id": CHANNEL_ID,
-                "type": 0,
-                "name": "general",
-                "position": 0,
-                "guild_id": GUILD_ID,
-                "permission_overwrites": [],
-                "nsfw": False,
-                "parent_id": None,
-                "topic": None,
-            }
+            CHANNEL_ID: self._text_channel(CHANNEL_ID, 0, "general", 0),
+            FORUM_ID: {
+                **self._text_channel(FORUM_ID, 15, "ideas", 1),
+                "available_tags": [],
+                "default_reaction_emoji": None,
+                "default_sort_order": None,
+                "default_forum_layout": 0,
+                "default_thread_rate_limit_per_user": 0,
+                "flags": 0,
+            },
+            ANNOUNCEMENTS_ID: self._text_channel(ANNOUNCEMENTS_ID, 5, "news", 2),
         }
+        self.premium_tier = 0
+        self.upload_limit = UPLOAD_LIMIT
+        self.reaction_429s = 0
+        self.rate_limited: list[Call] = []  # calls answered 429
+        self._last_reaction: dict[str, float] = {}  # channel -> time of the last accepted reaction
+        self._edits: dict[str, list[float]] = {}  # channel -> times of recent accepted edits
         self.messages: dict[str, FakeMessage] = {}
         self.calls: list[Call] = []
         self.commands: dict[str, list[dict[str, Any]]] = {}  # "global" or guild id -> registered commands
@@ -400,7 +429,7 @@ class FakeDiscord:
                 "default_message_notifications": 0,
                 "explicit_content_filter": 0,
                 "mfa_level": 0,
-                "premium_tier": 0,
+                "premium_tier": self.premium_tier,
                 "preferred_locale": "en-US",
                 "nsfw_level": 0,
                 "joined_at": _now(),
@@ -479,6 +508,8 @@ class FakeDiscord:
                     },
                 }
             )
+        if p[:1] == ["applications"] and p[-1] == "commands" and method == "GET":
+            return json_response(self.commands.get(p[3] if len(p) == 5 else "global", []))
         if p[:1] == ["applications"] and p[-1] == "commands" and method == "PUT":
             scope = p[3] if len(p) == 5 else "global"
             registered = [
@@ -489,6 +520,8 @@ class FakeDiscord:
         if p[:1] == ["channels"] and p[-1] == "threads" and len(p) in (3, 5) and method == "POST":
             if p[1] in self.no_thread_permission:
                 return json_response({"message": "Missing Permissions", "code": 50013}, status=403)
+            if len(p) == 3 and self.channels.get(p[1], {}).get("type") == 15:
+                return json_response(await self._forum_post(p[1], body))
             if len(p) == 3:
                 return json_response(await self._thread(p[1], body, None))
             source = self.messages.get(p[3])
@@ -505,12 +538,18 @@ class FakeDiscord:
                 return json_response(
                     {"message": "Cannot send messages to this user", "code": 50007}, status=403
                 )
+            refused = self._refused(body or {}, files)
+            if refused is not None:
+                return refused
             return json_response(self._message(p[1], body or {}, files).data)
         if p[:1] == ["channels"] and len(p) == 4 and p[2] == "messages":
             msg = self.messages.get(p[3])
             if msg is None:
                 return json_response({"message": "Unknown Message", "code": 10008}, status=404)
             if method == "PATCH":
+                refused = self._refused(body or {}, files) or self._edit_pace(p[1], method, path_of(p), body)
+                if refused is not None:
+                    return refused
                 msg.data.update({k: v for k, v in (body or {}).items() if k in ("content", "components")})
                 msg.data["edited_timestamp"] = _now()
                 msg.edits += 1
@@ -525,6 +564,9 @@ class FakeDiscord:
                 return json_response({"message": "Unknown Message", "code": 10008}, status=404)
             emoji, who = p[5], (BOT_ID if p[6] == "@me" else p[6])
             if method == "PUT" and who == BOT_ID:
+                limited = self._reaction_pace(p[1], method, path_of(p))
+                if limited is not None:
+                    return limited
                 await self.react(BOT_ID, msg.id, emoji, added=True)
             elif method == "DELETE":
                 if who not in msg.reactions.get(emoji, []):
@@ -556,6 +598,45 @@ class FakeDiscord:
         if p[:1] == ["webhooks"] and p[-2:] == ["messages", "@original"]:
             return json_response(self._message_payload(CHANNEL_ID, body or {}, []))
         return json_response({"message": f"not implemented: {method} /{'/'.join(p)}", "code": 0}, status=404)
+
+    # --- limits -------------------------------------------------------------------------------------------
+
+    def _refused(self, body: dict[str, Any], files: dict[str, bytes]) -> web.Response | None:
+        """Discord's answer to a message over its limits, or None."""
+        if len(body.get("content") or "") > MAX_CONTENT:
+            return invalid_form("content", f"Must be {MAX_CONTENT} or fewer in length.")
+        if len(body.get("attachments") or []) > MAX_FILES or len(files) > MAX_FILES:
+            return invalid_form("attachments", f"Must be {MAX_FILES} or fewer in length.")
+        if sum(len(data) for data in files.values()) > self.upload_limit:
+            return json_response({"message": "Request entity too large", "code": 40005}, status=413)
+        return None
+
+    def _too_fast(self, call: Call, retry_after: float) -> web.Response:
+        self.rate_limited.append(call)
+        headers = {"Content-Type": "application/json", "Retry-After": f"{retry_after:.3f}"}
+        headers["Via"] = "1.1 google"
+        body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
+        return web.Response(body=json.dumps(body).encode(), status=429, headers=headers)
+
+    def _reaction_pace(self, channel_id: str, method: str, path: str) -> web.Response | None:
+        now = time.monotonic()
+        if self.reaction_429s > 0:
+            self.reaction_429s -= 1
+            return self._too_fast(Call(method, path), 0.05)
+        last = self._last_reaction.get(channel_id)
+        if last is not None and now - last < REACTION_INTERVAL:
+            return self._too_fast(Call(method, path), REACTION_INTERVAL - (now - last))
+        self._last_reaction[channel_id] = now
+        return None
+
+    def _edit_pace(self, channel_id: str, method: str, path: str, body: Any) -> web.Response | None:
+        now = time.monotonic()
+        recent = [t for t in self._edits.get(channel_id, []) if now - t < EDIT_WINDOW]
+        if len(recent) >= EDITS_PER_WINDOW:
+            self._edits[channel_id] = recent
+            return self._too_fast(Call(method, path, body), EDIT_WINDOW - (now - recent[0]))
+        self._edits[channel_id] = [*recent, now]
+        return None
 
     def _dm_channel(self, user_id: str) -> dict[str, Any]:
         for channel in self.channels.values():
@@ -591,8 +672,17 @@ class FakeDiscord:
         await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
         return thread
 
-    def _message(self, channel_id: str, body: dict[str, Any], files: dict[str, bytes]) -> FakeMessage:
-        mid = str(next(self._ids))
+    async def _forum_post(self, forum_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A forum post: a thread whose starter message has the thread's id."""
+        thread = await self._thread(forum_id, body, None)
+        starter = self._message(thread["id"], (body.get("message") or {}), {}, mid=thread["id"])
+        thread["message"] = starter.data
+        return thread
+
+    def _message(
+        self, channel_id: str, body: dict[str, Any], files: dict[str, bytes], mid: str | None = None
+    ) -> FakeMessage:
+        mid = mid or str(next(self._ids))
         attachments = []
         for i, meta in enumerate(body.get("attachments", [])):
             filename = meta.get("filename") or f"file{i}"
@@ -645,6 +735,20 @@ class FakeDiscord:
         return payload
 
     # --- payloads -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _text_channel(cid: str, kind: int, name: str, position: int) -> dict[str, Any]:
+        return {
+            "id": cid,
+            "type": kind,
+            "name": name,
+            "position": position,
+            "guild_id": GUILD_ID,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+        }
 
     @staticmethod
     def _user_payload(uid: str, name: str, *, bot: bool = False) -> dict[str, Any]:

@@ -127,3 +127,14 @@ def test_padding_to_a_bucket_returns_the_requested_images(
     assert set(batch_sizes) == {8}  # 5 images padded to the bucket of 8 (prompts and negatives)
     assert [len(o.images) for o in got] == [2, 1, 2]
     assert_close(got, DiffusersRunner(tiny_registry).run(jobs, store.ctx()))
+
+
+def test_compile_caches_live_under_the_data_dir(tmp_path: Any) -> None:
+    from engine.compile import cache_env, use_persistent_caches
+
+    env = {"TRITON_CACHE_DIR": "/elsewhere"}
+    use_persistent_caches(tmp_path, env)
+    assert env["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "compile-cache" / "inductor")
+    assert env["TORCHINDUCTOR_FX_GRAPH_CACHE"] == "1"
+    assert env["TRITON_CACHE_DIR"] == "/elsewhere"  # an operator's own setting wins
+    assert set(cache_env(tmp_path)) <= set(env)

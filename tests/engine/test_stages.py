@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from engine.pipeline_runner import DiffusersRunner
 from engine.presets import resolve
 from engine.registry import ModelRegistry
 from engine.runner import BadInput, Cancelled, JobOutput
+from engine.tiny import TinyPaths
 from tests.support.blobs import Store
 
 
@@ -369,3 +371,89 @@ def test_group_keys_split_incompatible_jobs(runner: DiffusersRunner) -> None:
     assert runner.group_key(job("d", loras=[LoraSpec(name="tiny-style")])) != base
     assert runner.group_key(job("e", preset="final")) != base
     assert runner.group_key(job("f", model="nope")) != runner.group_key(job("g", model="nope"))
+
+
+# --- out of memory -------------------------------------------------------------------------------
+
+
+def test_out_of_memory_splits_the_batch_and_only_an_image_too_big_alone_fails(
+    runner: DiffusersRunner, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    import engine.pipeline_runner as pipeline_runner
+    from engine.oom import TOO_BIG
+
+    jobs = [
+        job("a", campaign_id="c1", prompt="a red fox", seeds=[1, 2, 3]),
+        job("b", campaign_id="c2", prompt="a giant whale", seeds=[7]),
+        job("c", campaign_id="c3", prompt="isometric city", seeds=[42]),
+    ]
+    expected = {out.job_id: out for out in runner.run(jobs, store.ctx())}
+    real = pipeline_runner.run_batch
+    calls: list[int] = []
+    ran: list[int] = []
+
+    def tight_memory(registry, pipe, items, *args, **kwargs):  # type: ignore[no-untyped-def]
+        images = sum(len(item.seeds) for item in items)
+        calls.append(images)
+        if images > 2 or any("whale" in item.job.prompt for item in items):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        ran.append(images)
+        return real(registry, pipe, items, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_runner, "run_batch", tight_memory)
+    got = {out.job_id: out for out in runner.run(jobs, store.ctx())}
+
+    assert calls[0] == 5 and max(ran) <= 2 and sum(ran) == 4  # split down to what fits, nothing dropped
+    assert got["b"].error == TOO_BIG and got["b"].images == []
+    for job_id in ("a", "c"):
+        assert got[job_id].error is None
+        assert [im.seed for im in got[job_id].images] == [im.seed for im in expected[job_id].images]
+        for i in range(len(expected[job_id].images)):  # halves equal the whole batch
+            assert np.abs(pixels(got[job_id], i) - pixels(expected[job_id], i)).max() <= 2
+    assert got["a"].work_units == expected["a"].work_units
+
+
+# --- few-step drafts -----------------------------------------------------------------------------
+
+
+def test_lcm_lora_drafts_run_without_guidance_and_batch_like_alone(
+    tiny_registry: ModelRegistry, tiny_models: TinyPaths, store: Store, tmp_path: Path
+) -> None:
+    from engine.tiny_lcm import build_tiny_lcm_lora
+
+    lcm_file = build_tiny_lcm_lora(tiny_models.sd, tmp_path / "tiny-lcm.safetensors")
+    fast = DiffusersRunner(tiny_registry, speed_loras={"tiny-sd": lcm_file})
+    classic = DiffusersRunner(tiny_registry)  # no few-step LoRA here: "draft" falls back to "draft-dpm"
+    draft = job("l1", prompt="a red fox", seeds=[1, 2])
+    res = fast.resolved(draft)
+    assert (res.scheduler, res.guidance, res.speed_lora) == ("lcm", 1.0, True)
+    assert (
+        classic.resolved(draft)
+        == classic.resolved(job("l1", preset="draft-dpm"))
+        == fast.resolved(job("l1", preset="draft-dpm"))
+    )
+    assert fast.group_key(draft) != fast.group_key(job("l1", preset="draft-dpm"))
+
+    pipe = tiny_registry.pipeline("tiny-sd", "txt2img", tiny_vae=True)
+    unet_batches: list[int] = []
+    hook = pipe.unet.register_forward_pre_hook(
+        lambda module, args: unet_batches.append(int(args[0].shape[0]))
+    )
+    try:
+        jobs = [draft, job("l2", campaign_id="c2", prompt="a lighthouse", seeds=[7])]
+        batched = fast.run(jobs, store.ctx())
+    finally:
+        hook.remove()
+    assert type(pipe.scheduler).__name__ == "LCMScheduler"
+    assert unet_batches and set(unet_batches) == {3}  # three images, no doubled classifier-free batch
+    assert [sizes(o) for o in batched] == [[(48, 48)] * 2, [(48, 48)]]
+    for j, out in zip(jobs, batched, strict=True):
+        alone = fast.run([j], store.ctx())[0]
+        for i in range(len(j.seeds)):
+            assert np.abs(pixels(out, i) - pixels(alone, i)).max() <= 2
+    dpm = fast.run([job("l1", prompt="a red fox", seeds=[1, 2], preset="draft-dpm")], store.ctx())[0]
+    assert np.abs(pixels(batched[0]) - pixels(dpm)).max() > 10  # the few-step path is really another one
+    plain = classic.run([job("l3", prompt="a red fox", seeds=[1], preset="draft-dpm")], store.ctx())[0]
+    assert np.abs(pixels(plain) - pixels(dpm)).max() <= 2  # the LoRA is off again for the classic draft

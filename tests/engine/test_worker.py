@@ -25,7 +25,8 @@ from PIL import Image
 from engine import api
 from engine.api import Job, JobKind, Result
 from engine.artifacts import ArtifactStore
-from engine.queue import attempt_key
+from engine.keys import RETURNED_CONSUMER
+from engine.queue import attempt_key, starts_key
 from engine.runner import BadInput, Cancelled, JobOutput, RunContext, StageImage
 from engine.worker import Worker, WorkerConfig
 
@@ -293,9 +294,10 @@ async def test_too_many_deliveries_go_to_the_dead_letter_stream(
     third = await enqueue(redis, make_job("third-try", "camp-a"))
     fourth = await enqueue(redis, make_job("poison", "camp-b"))
     await redis.xreadgroup(api.ENGINE_GROUP, "ghost", {stream: ">"}, count=2)
-    # as if two (three) earlier workers had died with these jobs
-    await redis.xclaim(stream, api.ENGINE_GROUP, "ghost", 0, [third], idle=10**7, retrycount=2)
-    await redis.xclaim(stream, api.ENGINE_GROUP, "ghost", 0, [fourth], idle=10**7, retrycount=3)
+    # as if earlier workers had died running these jobs twice (three times); the ghost has no heartbeat
+    await redis.xclaim(stream, api.ENGINE_GROUP, "ghost", 0, [third, fourth], idle=10**7)
+    await redis.set(starts_key("third-try"), 2)
+    await redis.set(starts_key("poison"), 3)
     await redis.set(attempt_key("poison"), "worker ghost stopped while running it")
 
     stop = asyncio.Event()
@@ -382,10 +384,12 @@ async def test_reclaim_walks_a_long_pending_list(redis: aioredis.Redis, store: A
         await enqueue(redis, make_job(f"p{i}", f"camp{i}"))
     stream = api.jobs_stream("interactive")
     await redis.xreadgroup(api.ENGINE_GROUP, "ghost", {stream: ">"}, count=30)
-    seen: list[str] = []
-    for _ in range(4):
-        seen += [d.job.job_id for d in await worker.queue.reclaim(0, count=8) if d.job is not None]
-    assert sorted(seen) == sorted(f"p{i}" for i in range(30))
+    assert await worker.queue.reclaim_silent({worker.worker_id}, 0, page=8) == 30
+    waiting = await worker.queue.waiting(100)
+    assert sorted(d.job.job_id for d in waiting if d.job is not None) == sorted(f"p{i}" for i in range(30))
+    assert len(await worker.queue.claim(waiting[:8])) == 8
+    assert len(await worker.queue.claim(waiting[:8])) == 0  # taken once
+    assert len(await worker.queue.waiting(100)) == 22
 
 
 async def test_finished_jobs_leave_the_job_stream(redis: aioredis.Redis, store: ArtifactStore) -> None:
@@ -397,17 +401,20 @@ async def test_finished_jobs_leave_the_job_stream(redis: aioredis.Redis, store: 
     assert await redis.xlen(api.jobs_stream("interactive")) == 0
 
 
-async def test_jobs_waiting_behind_a_long_batch_are_not_taken_by_another_worker(
+async def test_a_running_batch_stays_with_its_worker_and_the_job_behind_it_goes_to_an_idle_one(
     redis: aioredis.Redis, store: ArtifactStore
 ) -> None:
     first, second = PaintRunner(step_delay=0.2), PaintRunner()
     await enqueue(redis, make_job("long", "camp-a", steps=8))
     await enqueue(redis, make_job("short", "camp-b", steps=1))
-    async with running(redis, first, store, visibility_timeout_s=0.6):
+    async with running(redis, first, store, visibility_timeout_s=0.6) as busy:
         await until(lambda: _started(first))
-        async with running(redis, second, store, visibility_timeout_s=0.6):
-            await wait_results(redis, 2)
-    assert first.calls == [["long"], ["short"]] and second.calls == []
+        async with running(redis, second, store, visibility_timeout_s=0.6) as idle:
+            got = {r.job_id: r for r in await wait_results(redis, 2)}
+    # the long batch outlives the timeout, but its worker's heartbeat keeps it; the short job waited for no one
+    assert first.calls == [["long"]] and second.calls == [["short"]]
+    assert got["long"].worker == busy.worker_id and got["short"].worker == idle.worker_id
+    assert got["long"].attempts == got["short"].attempts == 1
 
 
 async def _started(runner: PaintRunner) -> bool:
@@ -439,3 +446,128 @@ async def test_every_batch_runs_on_the_one_runner_thread(redis: aioredis.Redis, 
     assert len(runner.calls) == 3
     assert len(runner_threads) == 1
     assert not runner_threads & other_threads
+
+
+async def _held_by_workers(redis: aioredis.Redis) -> dict[str, int]:
+    """Jobs each worker holds (entries pending under its name), handed-back ones left out."""
+    held: dict[str, int] = {}
+    for lane in api.LANES:
+        with contextlib.suppress(aioredis.ResponseError):
+            for info in await redis.xinfo_consumers(api.jobs_stream(lane), api.ENGINE_GROUP):
+                name = info["name"].decode() if isinstance(info["name"], bytes) else info["name"]
+                if name != RETURNED_CONSUMER:
+                    held[name] = held.get(name, 0) + int(info["pending"])
+    return held
+
+
+async def test_two_workers_share_a_backlog_and_neither_hoards(
+    redis: aioredis.Redis, store: ArtifactStore
+) -> None:
+    first, second = PaintRunner(step_delay=0.05), PaintRunner(step_delay=0.05)
+    for i in range(8):  # eight grids of eight: one batch each
+        await enqueue(redis, make_job(f"g{i}", f"camp{i}", seeds=list(range(i * 8, i * 8 + 8))))
+    most_held = 0
+    async with running(redis, first, store, max_batch=8), running(redis, second, store, max_batch=8):
+        while len(await results(redis)) < 8:
+            most_held = max([most_held, *(await _held_by_workers(redis)).values()])
+            await asyncio.sleep(0.01)
+    assert all(len(call) == 1 for call in first.calls + second.calls)
+    assert sorted(j for call in first.calls + second.calls for j in call) == [f"g{i}" for i in range(8)]
+    assert len(first.calls) >= 2 and len(second.calls) >= 2  # both worked through the backlog
+    # a worker holds its running batch and, while publishing it, the one before: never the backlog
+    assert most_held <= 2
+    assert all(r.attempts == 1 for r in await results(redis))
+    assert await pending(redis) == 0
+
+
+async def test_users_take_turns_within_a_lane(redis: aioredis.Redis, store: ArtifactStore) -> None:
+    runner = PaintRunner()
+    for i in range(8):
+        await enqueue(redis, make_job(f"a{i}", f"camp-a{i}", user="ana", seeds=list(range(8))))
+    await enqueue(redis, make_job("b0", "camp-b", user="ben", seeds=list(range(8))))
+    async with running(redis, runner, store, max_batch=8):
+        await wait_results(redis, 9)
+    assert ["b0"] in runner.calls[:2]
+    assert [j for call in runner.calls for j in call if j.startswith("a")] == [f"a{i}" for i in range(8)]
+
+
+async def test_a_lone_job_does_not_wait_for_company(redis: aioredis.Redis, store: ArtifactStore) -> None:
+    runner = PaintRunner()
+    async with running(redis, runner, store, gather_ms=5_000, block_ms=50):
+        await asyncio.sleep(0.2)  # the worker is idle, blocked on the empty stream
+        started = time.monotonic()
+        await enqueue(redis, make_job("alone", "camp-a"))
+        await wait_results(redis, 1)
+        took = time.monotonic() - started
+    assert took < 5.0  # the 5 s gather wait applies only when other jobs arrive with the first
+    assert runner.calls == [["alone"]]
+
+
+async def test_stop_hands_back_what_did_not_start(redis: aioredis.Redis, store: ArtifactStore) -> None:
+    runner = PaintRunner(step_delay=0.1)
+    await enqueue(redis, make_job("running", "camp-a", model="m1", steps=5))
+    await enqueue(redis, make_job("waiting", "camp-b", model="m2"))
+    async with running(redis, runner, store) as worker:
+        await until(lambda: _started(runner))
+    assert runner.calls == [["running"]]
+    assert [r.job_id for r in await results(redis)] == ["running"]
+    assert (await _held_by_workers(redis)).get(worker.worker_id, 0) == 0
+    rows = await redis.xpending_range(api.jobs_stream("interactive"), api.ENGINE_GROUP, "-", "+", 10)
+    assert [row["consumer"] for row in rows] == [RETURNED_CONSUMER.encode()]
+    async with running(redis, PaintRunner(), store):
+        (_, later) = await wait_results(redis, 2)
+    assert later.job_id == "waiting" and later.ok and later.attempts == 1
+
+
+class LoadingRunner(PaintRunner):
+    """Loads its model (a sleep, metered as loading) on first use, or up front in ``warm_up``."""
+
+    def __init__(self, load_s: float) -> None:
+        super().__init__()
+        self.load_s = load_s
+        self.loaded = False
+        self.load_seconds = 0.0
+        self.threads: set[int] = set()
+
+    def overhead_seconds(self) -> tuple[float, float]:
+        return self.load_seconds, 0.0
+
+    def _load(self) -> None:
+        self.threads.add(threading.get_ident())
+        if not self.loaded:
+            time.sleep(self.load_s)
+            self.load_seconds += self.load_s
+            self.loaded = True
+
+    def warm_up(self) -> None:
+        self._load()
+
+    def run(self, jobs: list[Job], ctx: RunContext) -> list[JobOutput]:
+        self._load()
+        return super().run(jobs, ctx)
+
+
+async def test_loading_a_model_is_never_charged_to_a_job(redis: aioredis.Redis, store: ArtifactStore) -> None:
+    runner = LoadingRunner(load_s=0.5)
+    runner.warm_up = None  # type: ignore[assignment,method-assign]  # loads lazily, inside the first batch
+    await enqueue(redis, make_job("first", "camp-a"))
+    async with running(redis, runner, store) as worker:
+        (result,) = await wait_results(redis, 1)
+    assert result.ok and result.device_seconds < 0.5
+    assert (await stats(redis))["load_ms"] >= 500 and worker.load_seconds >= 0.5
+
+
+async def test_warm_up_runs_on_the_runner_thread_before_the_first_heartbeat(
+    redis: aioredis.Redis, store: ArtifactStore
+) -> None:
+    runner = LoadingRunner(load_s=0.3)
+    async with running(redis, runner, store) as worker:
+        await until(lambda: redis.hexists(api.WORKERS_KEY, worker.worker_id))  # type: ignore[arg-type]
+        assert runner.loaded  # the worker advertised itself only once its model was ready
+        beat = api.WorkerBeat.model_validate_json(await redis.hget(api.WORKERS_KEY, worker.worker_id) or "")
+        assert beat.load_seconds >= 0.3 and beat.compile_seconds == 0.0
+        await enqueue(redis, make_job("j", "camp-a"))
+        (result,) = await wait_results(redis, 1)
+    assert result.ok and result.device_seconds < 0.3
+    assert len(runner.threads) == 1  # loaded on the thread that runs the batches
+    assert (await stats(redis))["load_ms"] >= 300

@@ -26,6 +26,7 @@ from PIL import Image
 from engine import api
 from engine.api import Job, JobKind, Result
 from engine.artifacts import ArtifactStore
+from engine.keys import RETURNED_CONSUMER, starts_key
 from engine.queue import JobQueue, done_key
 from engine.runner import JobOutput, RunContext, StageImage
 from engine.worker import Worker, WorkerConfig
@@ -204,6 +205,89 @@ async def test_sigterm_finishes_the_running_batch_then_stops(
     assert ArtifactStore(data / "artifacts").exists(result.images[0].artifact)
     assert await _pending(redis) == 0
     assert await redis.hlen(api.WORKERS_KEY) == 0
+
+
+def _job_for(job_id: str, model: str) -> Job:
+    return _job(job_id).model_copy(update={"model": model})
+
+
+async def _consumers(redis: aioredis.Redis) -> dict[str, int]:
+    infos = await redis.xinfo_consumers(api.jobs_stream("interactive"), api.ENGINE_GROUP)
+    return {
+        (i["name"].decode() if isinstance(i["name"], bytes) else i["name"]): int(i["pending"]) for i in infos
+    }
+
+
+@pytest.mark.timeout(180)
+async def test_a_killed_workers_unstarted_jobs_keep_their_attempts_and_resume_at_once(
+    redis: aioredis.Redis, redis_server: object, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    for job_id, model in (("started", "m1"), ("next", "m2"), ("last", "m3")):  # three batches
+        await _enqueue(redis, _job_for(job_id, model))
+    proc = _spawn(redis_server.url, data, steps=10_000)  # type: ignore[attr-defined]
+    try:
+        await _first_progress(redis, "camp-started", proc)
+        (dead_id,) = [b.decode() for b in await redis.hkeys(api.WORKERS_KEY)]  # type: ignore[union-attr]
+        assert (await _consumers(redis)).get(dead_id) == 1  # it holds only the job it runs
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    killed_at = time.monotonic()
+
+    timeout = 1.0
+    runner = SlowRunner(steps=2, step_delay=0.0)
+    config = WorkerConfig(visibility_timeout_s=timeout, block_ms=100, gather_ms=0)
+    worker = Worker(redis, runner, ArtifactStore(data / "artifacts"), config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+
+    async def all_done() -> bool:
+        return len(await _results(redis)) == 3 and not await _pending(redis)
+
+    await _until(all_done)
+    took = time.monotonic() - killed_at
+    stop.set()
+    await task
+
+    got = {r.job_id: r for r in await _results(redis)}
+    assert all(r.ok and r.worker == worker.worker_id for r in got.values())
+    assert got["next"].attempts == got["last"].attempts == 1  # never started, so no attempt was used
+    assert got["started"].attempts == 2
+    # the dead worker's job came back once its heartbeat was older than the timeout, not after 60 s;
+    # the bound allows for one batch, the reclaim tick and a slow shared machine
+    assert took < timeout + 5.0
+    assert dead_id not in await _consumers(redis) or (await _consumers(redis))[dead_id] == 0
+
+
+@pytest.mark.timeout(120)
+async def test_sigterm_hands_back_the_jobs_it_has_not_started(
+    redis: aioredis.Redis, redis_server: object, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    await _enqueue(redis, _job_for("calm", "m1"))
+    await _enqueue(redis, _job_for("queued", "m2"))
+    proc = _spawn(redis_server.url, data, steps=40)  # type: ignore[attr-defined]
+    try:
+        await _first_progress(redis, "camp-calm", proc)
+        (worker_id,) = [b.decode() for b in await redis.hkeys(api.WORKERS_KEY)]  # type: ignore[union-attr]
+        asked = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(proc.wait)
+        took = time.monotonic() - asked
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0 and took < 15.0  # one batch of 40 x 50 ms, well before `up` would SIGKILL it
+    assert [r.job_id for r in await _results(redis)] == ["calm"]
+    consumers = await _consumers(redis)
+    assert worker_id not in consumers  # its name left the group with nothing pending
+    assert consumers.get(RETURNED_CONSUMER) == 1  # "queued" waits for any worker, at once
+    assert await redis.get(starts_key("queued")) is None
 
 
 if __name__ == "__main__":

@@ -177,6 +177,11 @@ class FakeSlack:
         if thread_ts is None:
             self.user_messages.add((channel, ts))
 
+    def new_minute(self) -> None:
+        """Forget the calls counted against the per-minute limits, as a minute later."""
+        for recent in self._recent.values():
+            recent.clear()
+
     def receives(self, subscription: str) -> bool:
         """Whether Slack sends the app this event (or slash command): the app holds the scope it needs."""
         if subscription == "slash_command":
@@ -272,8 +277,9 @@ class FakeSlack:
         authorized = header == f"Bearer {self.app_token}" or args.get("token") == self.app_token
         self.calls.append(Call("apps.connections.open", {}, authorized))
         if not authorized:
-            # a bot token (xoxb-) is not an app-level token
-            return self._refuse("apps.connections.open", {"ok": False, "error": "not_allowed_token_type"})
+            # a bot token (xoxb-) is not an app-level token; a wrong app-level token is not this app's
+            error = "invalid_auth" if header.startswith("Bearer xapp-") else "not_allowed_token_type"
+            return self._refuse("apps.connections.open", {"ok": False, "error": error})
         ws_url = self.url.replace("http://", "ws://", 1) + f"/link/{self.socket.new_session()}"
         return web.json_response({"ok": True, "url": ws_url})
 
@@ -666,7 +672,11 @@ class SlackSender:
         if files:
             event["subtype"] = "file_share"
             event["files"] = files
-        return await self.event(event)
+        sent = await self.event(event)
+        if f"<@{BOT_USER_ID}>" in text:  # Slack sends a mention twice: as a message and as app_mention
+            mention = {k: v for k, v in event.items() if k not in ("subtype", "channel_type")}
+            await self.event({**mention, "type": "app_mention"})
+        return sent
 
     async def block_action(
         self,

@@ -62,11 +62,14 @@ def blocks_problem(blocks: list[dict[str, Any]]) -> str | None:
         if block.get("type") == "section":
             text = str((block.get("text") or {}).get("text", ""))
             if len(text) > MAX_SECTION_TEXT:
-                return f"must be less than {MAX_SECTION_TEXT + 1} characters [json-pointer:/blocks/{i}/text/text]"
+                where = f"/blocks/{i}/text/text"
+                return f"must be less than {MAX_SECTION_TEXT + 1} characters [json-pointer:{where}]"
         if block.get("type") == "actions":
             elements = block.get("elements") or []
             if len(elements) > MAX_ACTIONS_ELEMENTS:
-                return f"no more than {MAX_ACTIONS_ELEMENTS} items allowed [json-pointer:/blocks/{i}/elements]"
+                return (
+                    f"no more than {MAX_ACTIONS_ELEMENTS} items allowed [json-pointer:/blocks/{i}/elements]"
+                )
             for j, el in enumerate(elements):
                 label = str((el.get("text") or {}).get("text", ""))
                 if len(label) > MAX_BUTTON_TEXT:

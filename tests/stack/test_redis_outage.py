@@ -54,7 +54,7 @@ async def test_a_killed_redis_answers_reconnecting_then_comes_back_with_its_data
         supervisor = asyncio.create_task(watch_embedded_redis(server, health, stop, every=0.05))
         try:
             deadline = time.monotonic() + 30
-            while health.restarts == 0 and time.monotonic() < deadline:
+            while health.restarts == 0 and time.monotonic() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             assert health.restarts == 1
             listed = await service.campaigns_in_channel("web", "general")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -84,3 +88,57 @@ def test_up_on_a_busy_port_says_so(tmp_path: Path) -> None:
     assert "cannot listen" in up.output() and "DRAFTLOOP_WEB_PORT" in up.output()
     assert "Traceback" not in up.output()
     assert processes_mentioning(str(tmp_path / "data")) == []
+
+
+def _metric(up: UpProcess, name: str) -> float | None:
+    with urllib.request.urlopen(up.url + "/metrics", timeout=30) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
+def _redis_server_pid(data_dir: Path) -> int:
+    for pid in processes_mentioning(str(data_dir)):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"redis-server" in cmdline:
+            return pid
+    raise AssertionError(f"no redis-server runs under {data_dir}")
+
+
+def test_up_restarts_a_killed_redis_from_its_append_only_file(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    up = UpProcess(data_dir, free_port(), {"DRAFTLOOP_WORKERS": "0"})
+    try:
+        up.wait_ready()
+        sent = up.post(
+            "/api/send", {"user": "ana", "channel_id": "general", "text": "/draft a kept fox --n 2"}
+        )
+        thread_id = sent["opened_thread"]
+        info = up.get(f"/api/messages?channel_id=general&thread_id={thread_id}&user=ana")["thread"]
+        campaign_id = info["campaign_id"]
+        assert campaign_id and _metric(up, "draftloop_redis_up") == 1
+        time.sleep(1.5)  # the append-only file is written every second
+        log_before = len(up.output().splitlines())
+
+        killed = _redis_server_pid(data_dir)
+        os.kill(killed, signal.SIGKILL)
+        up.wait_for(lambda: _metric(up, "draftloop_redis_restarts_total") == 1, "Redis to be restarted", 60)
+        assert _redis_server_pid(data_dir) != killed
+        assert _metric(up, "draftloop_redis_up") == 1
+        kept = up.get(f"/api/campaign/{campaign_id}")["campaign"]
+        assert kept["settings"]["prompt"] == "a kept fox"
+        again = up.post(
+            "/api/send", {"user": "ben", "channel_id": "general", "text": "/draft a new owl --n 2"}
+        )
+        assert again["opened_thread"]
+        new_lines = up.output().splitlines()[log_before:]
+        assert sum("restarted it from its append-only file" in line for line in new_lines) == 1
+        assert len(new_lines) < 20, "\n".join(new_lines)  # one outage, a few lines: not one per request
+    finally:
+        code = up.stop()
+    assert code == 0, up.output()
+    assert processes_mentioning(str(data_dir)) == []

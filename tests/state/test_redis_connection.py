@@ -25,9 +25,8 @@ async def test_a_burst_larger_than_the_pool_waits_for_connections_and_loses_noth
     await client.flushall()
     try:
         users = [f"user{i}" for i in range(300)]
-        results = await asyncio.gather(
-            *(votes.add("burst", 1, 3, user, float(i)) for i, user in enumerate(users)), return_exceptions=True
-        )
+        voting = (votes.add("burst", 1, 3, user, float(i)) for i, user in enumerate(users))
+        results = await asyncio.gather(*voting, return_exceptions=True)
         assert [r for r in results if isinstance(r, BaseException)] == []
         assert (await votes.counts("burst", 1, [3]))[3] == len(users)
         assert client.connection_pool.max_connections == 4

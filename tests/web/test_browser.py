@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from PIL import Image
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from engine.api import Progress
@@ -192,3 +195,143 @@ async def test_a_token_protected_playground_works_after_opening_it_with_the_toke
         await page.screenshot(path=str(SHOTS / "web-help.png"))
     finally:
         await stack.web.stop()
+
+
+async def run_command(page: Page, text: str) -> None:
+    """Type a command and wait until the bot has taken it (the composer empties on its answer)."""
+    await type_command(page, text)
+    await expect(page.locator("#command")).to_have_value("")
+
+
+async def tile_width(page: Page, selector: str) -> float:
+    box = await page.locator(selector).bounding_box()
+    assert box is not None
+    return float(box["width"])
+
+
+async def drag(page: Page, selector: str, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Press at ``start`` and release at ``end``, fractions of the element's box, in small steps."""
+    box = await page.locator(selector).bounding_box()
+    assert box is not None
+    x0, y0 = box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1]
+    x1, y1 = box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1]
+    await page.mouse.move(x0, y0)
+    await page.mouse.down()
+    await page.mouse.move(x1, y1, steps=8)
+    await page.mouse.up()
+
+
+async def test_on_a_phone_the_team_sees_commands_enlarges_varies_a_region_and_gets_the_delivery(
+    browser: Browser, served: Stack
+) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    await page.goto(served.web.url)
+    await expect(page.locator("#conn")).to_have_text("live")
+
+    # the channel list is folded away behind a button; nothing is wider than the screen
+    await expect(page.locator("#channels")).to_be_hidden()
+    await expect(page.locator("#nav-toggle")).to_be_visible()
+    assert await page.evaluate("() => document.scrollingElement.scrollWidth") <= 390
+    assert await tile_width(page, ".composer-row") >= 370
+    assert await tile_width(page, "#command") >= 220
+    await page.locator("#nav-toggle").click()
+    await expect(page.locator("#channels")).to_be_visible()
+    await page.screenshot(path=str(SHOTS / "web-phone-channels.png"))
+    await page.locator('.channel-link[data-channel="marketing"]').click()
+    await expect(page.locator("#channels")).to_be_hidden()
+    await expect(page.locator("#crumb-channel")).to_have_text("#marketing")
+    await page.locator("#nav-toggle").click()
+    await page.locator('.channel-link[data-channel="general"]').click()
+    await expect(page.locator("#crumb-channel")).to_have_text("#general")
+
+    # ana's /draft is shown to the team; its thread opens with it
+    await act_as(page, "ana")
+    await run_command(page, "/draft a lighthouse at dusk --n 4")
+    await expect(page).to_have_url(re.compile(r"#/general/t[0-9a-f]+$"))
+    typed = page.locator(".msg.user")
+    await expect(typed).to_have_count(1)
+    await expect(typed).to_contain_text("used /draft a lighthouse at dusk --n 4")
+    await expect(typed.locator(".msg-flag")).to_have_count(0)
+    await act_as(page, "ben")
+    await expect(page.locator(".msg.user")).to_contain_text("ana")
+    await act_as(page, "ana")
+
+    await served.deliver_all()
+    await expect(page.locator(".msg.grid .tile")).to_have_count(4)
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.tile img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert await page.evaluate("() => document.scrollingElement.scrollWidth") <= 390
+
+    # a command typed in the thread reads above the bot's answer to it
+    await run_command(page, "/status")
+    await expect(page.locator(".msg.reply")).to_have_count(1)
+    kinds = await page.locator("#log .msg").evaluate_all("ms => ms.map(m => m.dataset.kind)")
+    assert kinds[-2:] == ["user", "reply"], kinds
+
+    # the lightbox shows the image larger than its tile, with a download of the file
+    shown = await tile_width(page, '.tile[data-number="1"] img')
+    await page.locator('.tile[data-number="1"] img').click()
+    await expect(page.locator("#lightbox")).to_be_visible()
+    await expect(page.locator("#lightbox")).to_have_attribute("data-ready", "1")
+    assert await tile_width(page, "#lightbox-img") > shown
+    download = page.locator("#lightbox-download")
+    await expect(download).to_have_attribute("download", "draftloop-1.png")
+    href = await download.get_attribute("href")
+    assert href is not None and href.endswith("?name=draftloop-1.png")
+    answer = await page.request.get(served.web.url.rstrip("/") + href)
+    assert answer.status == 200 and answer.headers["content-disposition"].startswith("attachment")
+    await page.locator("#lightbox .close").click()
+
+    # #1 is picked and refined (#5): a box dragged on it becomes an /inpaint of that box, in pixels
+    await run_command(page, "/select 1")
+    await served.deliver_all()
+    refined = page.locator('.tile[data-number="5"] img')
+    await expect(refined).to_have_count(1)
+    await refined.click()
+    await expect(page.locator("#lightbox")).to_have_attribute("data-ready", "5")
+    await drag(page, "#lightbox-region", (0.25, 0.25), (0.75, 0.75))
+    await page.locator("#region-prompt").fill("a red door")
+    await page.screenshot(path=str(SHOTS / "web-phone-vary-region.png"))
+    await page.locator("#region-send").click()
+    await expect(page.locator("#lightbox")).to_be_hidden()
+    await expect(page.locator(".msg.user").last).to_contain_text("used /inpaint 5 a red door --box ")
+    jobs = await served.jobs()
+    box = jobs[-1].mask.box if jobs[-1].mask is not None else None
+    size = served.image_size
+    assert box is not None and abs(box[0] - size // 4) <= 2 and abs(box[2] - size // 2) <= 3, box
+
+    # brushing a mask on the inpainted image (#6) sends the mask as an attachment
+    await served.deliver_all()
+    await page.locator('.tile[data-number="6"] img').click()
+    await expect(page.locator("#lightbox")).to_have_attribute("data-ready", "6")
+    await page.locator('#region-form .tool[data-tool="brush"]').click()
+    await drag(page, "#lightbox-region", (0.2, 0.5), (0.8, 0.5))
+    await page.locator("#region-prompt").fill("a window")
+    await page.locator("#region-send").click()
+    await expect(page.locator("#lightbox")).to_be_hidden()
+    await expect(page.locator(".msg.user").last).to_contain_text("used /inpaint 6 a window --mask mask-6.png")
+    await expect(page.locator(".msg.user").last.locator(".attachment-names")).to_contain_text("mask-6.png")
+    brushed = (await served.jobs())[-1]
+    assert brushed.mask is not None and brushed.mask.image is not None
+    mask = Image.open(io.BytesIO(served.artifacts.get(brushed.mask.image))).convert("L")
+    assert mask.size == (size, size)
+    assert mask.getpixel((size // 2, size // 2)) == 255 and mask.getpixel((size // 2, 2)) == 0
+
+    # /deliver posts the zip and the contact sheet, downloadable from the thread
+    await served.deliver_all()
+    await run_command(page, "/deliver")
+    files = page.locator(".msg .files .file-link")
+    await expect(files).to_have_count(2)
+    await expect(files.first).to_contain_text("-finals.zip")
+    zip_href = await files.first.get_attribute("href")
+    assert zip_href is not None
+    got = await page.request.get(served.web.url.rstrip("/") + zip_href)
+    assert got.status == 200 and got.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(await got.body())) as archive:
+        assert "lineage.json" in archive.namelist() and "contact-sheet.png" in archive.namelist()
+    assert await page.evaluate("() => document.scrollingElement.scrollWidth") <= 390
+    await page.screenshot(path=str(SHOTS / "web-phone-delivery.png"), full_page=True)
+    await context.close()

@@ -3,7 +3,7 @@ import { api } from "./api.js";
 import { autosize, renderAttachments, send } from "./composer.js";
 import { pollStats } from "./dashboard.js";
 import { $, USERS, avatar, el } from "./dom.js";
-import { showHelp } from "./lightbox.js";
+import { initLightbox, showHelp } from "./lightbox.js";
 import { connectEvents } from "./live.js";
 import { loadMessages } from "./render.js";
 import { go, loadChannels, openLocation } from "./sidebar.js";
@@ -27,8 +27,19 @@ export function switchUser(user) {
   loadMessages();
 }
 
+/* On a narrow screen the channel list slides over the page; choosing a place closes it. */
+export function setNav(open) {
+  document.body.classList.toggle("nav-open", open);
+  $("#nav-toggle").setAttribute("aria-expanded", open ? "true" : "false");
+  $("#nav-scrim").hidden = !open;
+}
+
 function init() {
   renderUsers();
+  initLightbox();
+  $("#nav-toggle").addEventListener("click", () => setNav(!document.body.classList.contains("nav-open")));
+  $("#nav-scrim").addEventListener("click", () => setNav(false));
+  $("#channels").addEventListener("click", (e) => { if (e.target.closest("a")) setNav(false); });
   $("#approver").addEventListener("change", (e) => {
     S.approver = e.target.checked;
     localStorage.setItem("dl.approver", S.approver ? "1" : "0");

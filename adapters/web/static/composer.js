@@ -6,6 +6,29 @@ import { upsertMessage } from "./render.js";
 import { go, loadChannels } from "./sidebar.js";
 import { S } from "./state.js";
 
+/* Send one command as the acting user where the page is, with image attachments; returns the answer. */
+export async function sendCommand(text, files = []) {
+  const fields = { channel_id: S.channel, thread_id: S.thread || "", user: S.user, approver: S.approver ? "1" : "", text };
+  let options;
+  if (files.length) {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    for (const f of files) form.append("files", f, f.name);
+    options = { form };
+  } else {
+    options = { json: fields };
+  }
+  const data = await deliver("/api/send", options);
+  if (data.opened_thread) {
+    await loadChannels();
+    go(S.channel, data.opened_thread);
+  } else {
+    for (const m of data.messages || []) upsertMessage(m);
+    scheduleCampaignRefresh();
+  }
+  return data;
+}
+
 export async function send(ev) {
   ev.preventDefault();
   const box = $("#command");
@@ -13,28 +36,12 @@ export async function send(ev) {
   if (!text) return;
   const button = $("#send");
   button.disabled = true;
-  const fields = { channel_id: S.channel, thread_id: S.thread || "", user: S.user, approver: S.approver ? "1" : "", text };
-  let options;
-  if (S.files.length) {
-    const form = new FormData();
-    for (const [k, v] of Object.entries(fields)) form.append(k, v);
-    for (const f of S.files) form.append("files", f, f.name);
-    options = { form };
-  } else {
-    options = { json: fields };
-  }
   try {
-    const data = await deliver("/api/send", options);
+    await sendCommand(text, S.files);
     box.value = "";
     S.files = [];
     renderAttachments();
     autosize();
-    if (data.opened_thread) {
-      await loadChannels();
-      go(S.channel, data.opened_thread);
-    } else {
-      for (const m of data.messages || []) upsertMessage(m);
-    }
   } catch (err) {
     localError(err.message);
   } finally {

@@ -91,6 +91,8 @@ export function renderMessage(m) {
   } else if (m.kind === "status") {
     body.append(el("div", { class: "msg-body" }, icon("clock"),
       el("span", { class: "status-msg-text", html: richText(m.text) })));
+  } else if (m.kind === "user") {
+    body.append(el("div", { class: "msg-body" }, el("span", { class: "used" }, "used "), el("code", { class: "typed" }, m.text)));
   } else {
     body.append(el("div", { class: "msg-body", html: richText(m.text) }));
   }
@@ -98,10 +100,24 @@ export function renderMessage(m) {
     body.append(el("div", { class: "attachment-names" }, icon("clip"), m.attachments.join(", ")));
   }
   if (m.images && m.images.length) body.append(renderGrid(m));
+  if (m.files && m.files.length) body.append(renderFiles(m.files));
   const loose = m.buttons || [];  // actions not tied to one image
   if (loose.length) body.append(el("div", { class: "msg-actions" }, ...loose.map((b) => actionButton(b, m))));
   if (m.reactions && m.reactions.length) body.append(renderReactions(m));
   return el("article", { class: classes.join(" "), dataset: { id: m.id, kind: m.kind } }, avatar(author), body);
+}
+
+export function fileSize(bytes) {
+  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return `${Math.max(1, Math.round(bytes / 1024))} KiB`;
+}
+
+/* Files the bot attached (a delivery zip, a contact sheet): a download each, images also as a preview. */
+export function renderFiles(files) {
+  return el("div", { class: "files" }, ...files.map((f) => el("div", { class: "file" },
+    f.media_type.startsWith("image/") ? el("img", { class: "file-preview", src: f.url, alt: f.name, loading: "lazy" }) : null,
+    el("a", { class: "file-link", href: f.url, download: f.name }, icon("clip"), el("span", { class: "file-name" }, f.name),
+      el("span", { class: "file-size" }, fileSize(f.size))))));
 }
 
 export function actionButton(b, m) {

@@ -81,6 +81,17 @@ class Param:
         return [v]
 
 
+def _box_fields(v: Any) -> dict[str, Any]:
+    unit, *numbers = v
+    return {"box_percent": tuple(float(n) for n in numbers)} if unit == "%" else {"box": tuple(numbers)}
+
+
+def _box_values(f: Mapping[str, Any]) -> list[Any]:
+    if f.get("box_percent") is not None:
+        return [("%", *f["box_percent"])]
+    return [] if f.get("box") is None else [("px", *f["box"])]
+
+
 def _budget_fields(v: Any) -> dict[str, Any]:
     return {"clear_budget": True} if v is None else {"budget_seconds": float(v)}
 
@@ -92,7 +103,7 @@ def _budget_values(f: Mapping[str, Any]) -> list[Any]:
 
 
 _PARAMS: tuple[Param, ...] = (
-    Param("n", "n", IntRange(1, 10), "images in the grid", "4"),
+    Param("n", "n", IntRange(1, 30), "images in the round (grids of ten)", "4"),
     Param("ar", "aspect", Aspect(), "aspect ratio", "16:9"),
     Param(
         "no",
@@ -133,8 +144,23 @@ _PARAMS: tuple[Param, ...] = (
     Param("control", "control", Choice("canny", "lineart"), "how to read --sketch", "lineart"),
     Param("vote", "vote_seconds", Duration(30, 7 * 86_400), "how long the vote stays open", "30m"),
     Param("quorum", "quorum", IntRange(1, 100), "votes that close the round early", "3"),
-    Param("top", "top", IntRange(1, 10), "winners kept from the round", "2"),
-    Param("box", "box", Box(), "area to repaint", "40,60,200,120"),
+    Param("top", "top", IntRange(1, 5), "winners kept from the round", "2"),
+    Param(
+        "box",
+        "box",
+        Box(),
+        "area to repaint, in pixels or percent",
+        "40,60,200,120",
+        assign=_box_fields,
+        read=_box_values,
+    ),
+    Param(
+        "novotes",
+        "no_votes",
+        Choice("wait", "scores"),
+        "a round that closes with no votes: wait for a pick, or advance its top-scored drafts",
+        "scores",
+    ),
     Param("faces", "faces", Switch(), "work on the faces", ""),
     Param("mask", "mask", Ref(), "mask image, white is repainted", "mask.png"),
     Param("zoom", "zoom", FloatRange(1.1, 4), f"zoom out (default {OUTPAINT_DEFAULT_ZOOM})", "2"),

@@ -13,6 +13,7 @@ from bot.core.commands import (
     Cancel,
     CommandError,
     Cost,
+    Deliver,
     Draft,
     Faces,
     Help,
@@ -122,9 +123,11 @@ def _fields(cmd: BaseModel) -> Fields:
 
 
 def _finish_inpaint(f: Fields) -> Fields | CommandError:
-    if sum((f.get("box") is not None, bool(f.get("faces")), f.get("mask") is not None)) != 1:
+    boxes = f.get("box") is not None or f.get("box_percent") is not None
+    if sum((boxes, bool(f.get("faces")), f.get("mask") is not None)) != 1:
         return CommandError(
-            message="/inpaint needs exactly one of --box x,y,w,h, --faces or --mask IMAGE.",
+            message="/inpaint needs exactly one of --box x,y,w,h, --faces or --mask IMAGE (a box in "
+            "pixels, or in percent of the image: 10%,20%,30%,40%).",
             flag="--box",
             example="/inpaint 3 a red scarf --box 40,60,200,120",
         )
@@ -238,6 +241,14 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(("status",), Status, "where the campaign stands", "/status", "/status", flags=_CAMPAIGN),
     CommandSpec(("cost",), Cost, "device time spent and saved", "/cost", "/cost", flags=_CAMPAIGN),
+    CommandSpec(
+        ("deliver",),
+        Deliver,
+        "a zip of the finals, a contact sheet and their lineage",
+        "/deliver",
+        "/deliver",
+        flags=_CAMPAIGN,
+    ),
     CommandSpec(("cancel",), Cancel, "stop the campaign and its jobs", "/cancel", "/cancel", flags=_CAMPAIGN),
     CommandSpec(
         ("settings",),
@@ -245,7 +256,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "show or change the campaign defaults",
         "/settings budget 10m quorum 3 vote 1h",
         "/settings",
-        flags=("budget", "quorum", "vote", "top", "n", "ar", "preset", *_CAMPAIGN),
+        flags=("budget", "quorum", "vote", "top", "n", "ar", "preset", "novotes", *_CAMPAIGN),
         bare_keys=True,
     ),
     CommandSpec(

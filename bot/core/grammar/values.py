@@ -169,23 +169,41 @@ class Budget(ValueType):
 
 
 class Box(ValueType):
+    """A region: ``x,y,w,h`` in pixels of the image, or in percent of its size (``10%,20%,30%,40%``).
+
+    Parses to ``("px", x, y, w, h)`` or ``("%", x, y, w, h)``.
+    """
+
     metavar = "x,y,w,h"
-    _re = re.compile(r"\s*(\d{1,5})\s*,\s*(\d{1,5})\s*,\s*(\d{1,5})\s*,\s*(\d{1,5})\s*")
+    _px = re.compile(r"\s*(\d{1,5})\s*,\s*(\d{1,5})\s*,\s*(\d{1,5})\s*,\s*(\d{1,5})\s*")
+    _pct = re.compile(r"\s*(\d{1,3}(?:\.\d{1,2})?)\s*%\s*")
 
     def describe(self) -> str:
-        return "x,y,w,h in pixels of the image (w and h at least 1)"
+        return "x,y,w,h in pixels of the image, or in percent of its size (10%,20%,30%,40%)"
 
-    def parse(self, raw: str) -> tuple[int, int, int, int]:
-        m = self._re.fullmatch(raw)
-        if m is None:
+    def parse(self, raw: str) -> tuple[str, int | float, int | float, int | float, int | float]:
+        m = self._px.fullmatch(raw)
+        if m is not None:
+            x, y, w, h = (int(g) for g in m.groups())
+            if w < 1 or h < 1:
+                raise Invalid
+            return ("px", x, y, w, h)
+        parts = raw.split(",")
+        if len(parts) != 4:
             raise Invalid
-        x, y, w, h = (int(g) for g in m.groups())
-        if w < 1 or h < 1:
+        found = [self._pct.fullmatch(part) for part in parts]
+        if any(f is None for f in found):
             raise Invalid
-        return (x, y, w, h)
+        px, py, pw, ph = (float(f.group(1)) for f in found if f is not None)
+        if pw <= 0 or ph <= 0 or px + pw > 100 or py + ph > 100:
+            raise Invalid
+        return ("%", px, py, pw, ph)
 
     def format(self, value: Any) -> str:
-        return ",".join(str(v) for v in value)
+        unit, *numbers = value
+        if unit == "%":
+            return ",".join(f"{fmt_float(v)}%" for v in numbers)
+        return ",".join(str(v) for v in numbers)
 
 
 class Switch(ValueType):

@@ -63,6 +63,8 @@ def settings(c: Campaign, cmd: SettingsCmd, user: User, now: float) -> list[Effe
         s.aspect = cmd.aspect
     if cmd.preset is not None:
         s.preset = cmd.preset
+    if cmd.no_votes is not None:
+        s.advance_on_silence = cmd.no_votes == "scores"
     note = ""
     for rnd in c.rounds:
         if rnd.open:

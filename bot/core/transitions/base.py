@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.core import ledger
 from bot.core.effects import CloseVoting, Effect, Enqueue
-from bot.core.model import Campaign, Candidate, PendingJob, Stage, User
+from bot.core.model import Campaign, Candidate, PendingJob, Round, Stage, User
 from engine.api import Job
 
 SEED_SPACE = 2**32
@@ -52,7 +52,7 @@ def issue(
 ) -> Enqueue:
     """Create the next job of the campaign and remember it as pending."""
     c.counter += 1
-    job = Job(job_id=f"{c.id}.j{c.counter}", campaign_id=c.id, created_at=now, **job_fields)
+    job = Job(job_id=f"{c.id}.j{c.counter}", campaign_id=c.id, created_at=now, user=user_id, **job_fields)
     c.pending[job.job_id] = PendingJob(
         job_id=job.job_id,
         kind=job.kind,
@@ -74,9 +74,25 @@ def issue(
     return Enqueue(job=job)
 
 
+def has_authority(c: Campaign, user: User) -> bool:
+    """The owner and approvers may close a round; everyone else closes one only by voting to quorum."""
+    return user.id == c.owner or user.is_approver
+
+
 def require_authority(c: Campaign, user: User, action: str) -> None:
-    if user.id != c.owner and not user.is_approver:
+    if not has_authority(c, user):
         raise Refused(f"Only the campaign owner or an approver can {action}.")
+
+
+def require_refined(c: Campaign, number: int, action: str) -> Candidate:
+    """A finished candidate that is not a draft: upscales and region edits work on refined images."""
+    cand = require_finished(c, number)
+    if cand.stage in ledger.DRAFT_KINDS:
+        raise Refused(
+            f"#{number} is a draft: {action} works on refined images. Refine it first with /refine {number}, "
+            "then use the refined image's number."
+        )
+    return cand
 
 
 def require_budget(c: Campaign) -> None:
@@ -98,11 +114,26 @@ def close_open_round(c: Campaign, closed_by: str, winners: list[int]) -> list[Ef
     effects: list[Effect] = []
     for rnd in c.rounds:
         if rnd.open:
-            rnd.open = False
-            rnd.closed_by = closed_by
-            rnd.winners = list(winners)
-            effects.append(CloseVoting(round_no=rnd.number))
+            effects += close_one(rnd, closed_by, winners)
     return effects
+
+
+def close_one(rnd: Round, closed_by: str, winners: list[int]) -> list[Effect]:
+    rnd.open = False
+    rnd.closed_by = closed_by
+    rnd.winners = list(winners)
+    return [CloseVoting(round_no=rnd.number)]
+
+
+def resting_stage(c: Campaign) -> Stage:
+    """Where the campaign rests when no stage's work is running: a vote, edits, or a pick to make."""
+    if any(rnd.open for rnd in c.rounds):
+        return Stage.VOTING
+    if c.deliverables:
+        return Stage.DONE
+    if any(cand.stage not in ledger.DRAFT_KINDS for cand in c.candidates.values()):
+        return Stage.EDITING
+    return Stage.PICKING
 
 
 def remember_applied(c: Campaign, job_id: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from bot.core import render
 from bot.core.effects import CancelJobs, Effect, Post, UpdateStatus
 from bot.core.ledger import DRAFT_KINDS
-from bot.core.model import Campaign, Candidate, LedgerEntry, PendingJob, Stage
+from bot.core.model import TERMINAL_STAGES, Campaign, Candidate, LedgerEntry, PendingJob, Stage
 from bot.core.transitions.base import remember_applied
 from bot.core.transitions.rounds import open_voting
-from bot.core.voting import find_round, grid_round
+from bot.core.voting import find_round, grid_round, open_rounds
 from engine.api import JobKind, Result
 
 _EDIT_WORD = {
@@ -69,6 +69,7 @@ def _add_candidates(c: Campaign, job: PendingJob, result: Result) -> list[Candid
             device_seconds=share,
             artifact=image.artifact,
             job_id=job.job_id,
+            score=image.score,
         )
         c.candidates[cand.number] = cand
         c.next_number += 1
@@ -101,15 +102,12 @@ def _after(
     c: Campaign, job: PendingJob, cands: list[Candidate], failure: str | None, now: float
 ) -> list[Effect]:
     """Move on once the stage's last job is in. Jobs run beside a vote leave the stage alone."""
+    if job.stage is Stage.DRAFTING:
+        return _round_done(c, job, failure, now)
     if job.stage is not c.stage or any(p.stage is c.stage for p in c.pending.values()):
-        return [UpdateStatus(text=render.status_line(c))]
+        return [UpdateStatus(text=render.status_line(c, now))]
     effects: list[Effect] = []
-    if c.stage is Stage.DRAFTING:
-        rnd = find_round(c, job.round_no or 0)
-        if rnd is not None and rnd.candidates:
-            return open_voting(c, rnd, now)
-        effects += _rest(c, failure or "no images were made", prefer_voting=True, now=now)
-    elif c.stage is Stage.REFINING:
+    if c.stage is Stage.REFINING:
         if any(cand.stage is JobKind.REFINE for cand in c.candidates.values()):
             c.stage = Stage.EDITING
         else:
@@ -121,14 +119,32 @@ def _after(
         c.stage = Stage.EDITING
     else:
         effects += _rest(c, failure or "no images were made", prefer_voting=False, now=now)
-    return [*effects, UpdateStatus(text=render.status_line(c))]
+    if c.stage in (Stage.EDITING, Stage.DONE) and open_rounds(c):
+        c.stage = Stage.VOTING
+    return [*effects, UpdateStatus(text=render.status_line(c, now))]
+
+
+def _round_done(c: Campaign, job: PendingJob, failure: str | None, now: float) -> list[Effect]:
+    """A round's grid opens for votes once its last job is in, also when it was drafted beside another
+    round's vote; a round that made nothing leaves the campaign where the team can act."""
+    rnd = find_round(c, job.round_no or 0)
+    still = any(p.round_no == job.round_no and p.stage is Stage.DRAFTING for p in c.pending.values())
+    if still or c.stage in TERMINAL_STAGES:
+        return [UpdateStatus(text=render.status_line(c, now))]
+    if rnd is not None and rnd.candidates:
+        return open_voting(c, rnd, now)
+    drafting = any(p.stage is Stage.DRAFTING for p in c.pending.values())
+    effects: list[Effect] = []
+    if c.stage is Stage.DRAFTING and not drafting:
+        effects += _rest(c, failure or "no images were made", prefer_voting=True, now=now)
+    return [*effects, UpdateStatus(text=render.status_line(c, now))]
 
 
 def _rest(c: Campaign, reason: str, *, prefer_voting: bool, now: float) -> list[Effect]:
     """After a failure: back to a stage where the team can act, or FAILED when there is none."""
     can_vote = grid_round(c) is not None
     can_edit = any(cand.stage not in DRAFT_KINDS for cand in c.candidates.values())
-    order = [(can_vote, Stage.VOTING), (can_edit, Stage.EDITING)]
+    order = [(can_vote, Stage.VOTING if open_rounds(c) else Stage.PICKING), (can_edit, Stage.EDITING)]
     if not prefer_voting:
         order.reverse()
     for possible, stage in order:
