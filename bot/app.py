@@ -54,7 +54,13 @@ class Stack:
 
 
 # Workers never talk to chat platforms: their environment doesn't carry the platforms' secrets.
-_CHAT_SECRETS = ("DISCORD_TOKEN", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "DRAFTLOOP_WEB_TOKEN")
+_CHAT_SECRETS = (
+    "DISCORD_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "DRAFTLOOP_WEB_TOKEN",
+)
 
 
 def worker_command(config: Config) -> list[str]:
@@ -216,7 +222,7 @@ def discord_slot(config: Config) -> AdapterSlot | None:
 
 
 def slack_slot(config: Config) -> AdapterSlot | None:
-    if not config.slack_bot_token or not config.slack_signing_secret:
+    if not config.slack_bot_token or not (config.slack_app_token or config.slack_signing_secret):
         return None
     from adapters.slack import SlackAdapter, SlackPresenter
 
@@ -231,12 +237,15 @@ def slack_slot(config: Config) -> AdapterSlot | None:
             secret,
             service,
             presenter,
+            app_token=config.slack_app_token,
             api_url=config.slack_api_url,
             approver_user_ids=approvers,
             path=config.slack_path,
         )
         await adapter.start(config.slack_host, config.slack_port)
         adapters.append(adapter)
+        if adapter.socket_mode:
+            return "socket mode"
         return f"http://{config.slack_host}:{config.slack_port}{config.slack_path}"
 
     async def stop() -> None:

@@ -65,6 +65,10 @@ class Config:
         "seconds without a heartbeat (sent every 2 s) before a worker's unfinished jobs go to another",
         10.0,
     )
+    sdxl_vae: str | None = _setting(
+        "DRAFTLOOP_SDXL_VAE",
+        "fp16-safe VAE for SDXL models (e.g. madebyollin/sdxl-vae-fp16-fix): decodes without fp32 upcast",
+    )
     allow_download: bool = _setting(
         "DRAFTLOOP_ALLOW_DOWNLOAD", "let workers download hub models missing from the local cache", False
     )
@@ -99,7 +103,12 @@ class Config:
         "DISCORD_GUILD_IDS", "comma-separated guild ids: register commands per guild (immediate)"
     )
     slack_bot_token: str | None = _setting("SLACK_BOT_TOKEN", "Slack bot token: starts the Slack adapter")
-    slack_signing_secret: str | None = _setting("SLACK_SIGNING_SECRET", "Slack signing secret (required)")
+    slack_app_token: str | None = _setting(
+        "SLACK_APP_TOKEN", "Slack app-level token (xapp-): Socket Mode, no public URL nor signing secret"
+    )
+    slack_signing_secret: str | None = _setting(
+        "SLACK_SIGNING_SECRET", "Slack signing secret: serve HTTP requests (without SLACK_APP_TOKEN)"
+    )
     slack_api_url: str | None = _setting("SLACK_API_URL", "another Slack Web API base (a proxy)")
     slack_approvers: str | None = _setting(
         "SLACK_APPROVERS", "comma-separated Slack user ids that may close votes"
@@ -252,9 +261,12 @@ def check_bot_settings(config: Config) -> None:
     for env_name, port in (("DRAFTLOOP_WEB_PORT", config.web_port), ("SLACK_PORT", config.slack_port)):
         if not 0 <= port <= 65535:
             raise ConfigError(f"{env_name} must be a port number (0 to 65535), got {port}")
-    if config.slack_bot_token and not config.slack_signing_secret:
+    if config.slack_app_token and not config.slack_app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token (xapp-…), made with connections:write")
+    if config.slack_bot_token and not config.slack_signing_secret and not config.slack_app_token:
         raise ConfigError(
-            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack requests can't be verified"
+            "SLACK_BOT_TOKEN is set but SLACK_SIGNING_SECRET is not: Slack requests can't be verified. "
+            "Set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET to serve HTTP"
         )
     if config.discord_guild_ids and not all(
         part.strip().isdigit() for part in config.discord_guild_ids.split(",") if part.strip()

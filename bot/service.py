@@ -115,21 +115,26 @@ class CampaignService:
         added: bool,
         event_id: str | None = None,
     ) -> str | None:
-        """A reaction is a state (this user's reaction on this message is there or not), so it is deduplicated
-        by that state rather than by the platform's event id: the same add delivered twice (a retry, two
-        replicas) counts once, while a vote taken back and given again counts again."""
+        """A reaction is a state (this user's reaction on this message is there or not), so besides the
+        platform's own event id (when it has one that names a single event) it is deduplicated by that state:
+        the same add delivered twice (a retry, two replicas) counts once, while a vote taken back and given
+        again counts again, and a late replay of an event already handled changes nothing."""
         if user.is_bot:
             return None
         state = f"reaction:{message_id}:{user.id}:{emoji}"
         mine, opposite = (f"{state}:added", f"{state}:removed")[:: 1 if added else -1]
-        answer = await self._once(
-            platform,
-            mine,
-            lambda: reactions.react(self.ctx, platform, message_id, emoji, user, added),
-            None,
-        )
-        await self.ctx.seen.release(platform, opposite)
-        return answer
+
+        async def once_per_state() -> str | None:
+            answer = await self._once(
+                platform,
+                mine,
+                lambda: reactions.react(self.ctx, platform, message_id, emoji, user, added),
+                None,
+            )
+            await self.ctx.seen.release(platform, opposite)
+            return answer
+
+        return await self._once(platform, event_id, once_per_state, None)
 
     async def handle_action(
         self, platform: str, action_id: str, user: User, event_id: str | None = None

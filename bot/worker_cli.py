@@ -103,6 +103,7 @@ def worker_settings(config: Config, args: argparse.Namespace) -> WorkerSettings:
         weights_dir=config.weights_dir,
         models_file=config.models_file,
         lora_dir=config.lora_dir,
+        sdxl_vae=config.sdxl_vae,
         worker_id=args.worker_id,
     )
 

@@ -1,6 +1,8 @@
 """Content-addressed image store on the filesystem (under the data dir by default).
 
-Stdlib only, so the bot can read and write artifacts without importing torch.
+It holds the images (PNG, each with its recipe in its text chunks) and the files made from them, such as
+the zips ``/deliver`` packs; every file is named ``<sha256>.png`` whatever it holds, and readers tell the
+kind by its first bytes. Stdlib only, so the bot can read and write artifacts without importing torch.
 """
 
 from __future__ import annotations

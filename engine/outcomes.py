@@ -43,7 +43,7 @@ class Outcomes:
         if keys is None:
             keys = await self.store_images(out)
         images = [
-            ImageOut(artifact=key, seed=img.seed, width=img.width, height=img.height)
+            ImageOut(artifact=key, seed=img.seed, width=img.width, height=img.height, score=img.score)
             for key, img in zip(keys, out.images, strict=True)
         ]
         result = Result(

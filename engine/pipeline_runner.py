@@ -15,7 +15,7 @@ from engine.presets import DEFAULT_STRENGTH, FALLBACK, SPEED_LORA_NAME, SPEED_LO
 from engine.registry import ModelRegistry
 from engine.runner import BadInput, Cancelled, JobOutput, RunContext
 from engine.stages.common import Prepared, load_refs, run_batch
-from engine.stages.draft import draft_mode, draft_pipeline, prepare_draft
+from engine.stages.draft import AestheticScorer, draft_mode, draft_pipeline, prepare_draft
 from engine.stages.edit import prepare_inpaint, prepare_outpaint
 from engine.stages.img2img import prepare_img2img
 from engine.stages.upscale import find_faces, run_post
@@ -41,6 +41,7 @@ class DiffusersRunner:
         self.max_faces = max_faces
         self.default_model = default_model
         self.max_batch = max_batch
+        self._scorers: dict[str, AestheticScorer | None] = {}
         self.load_seconds = 0.0  # loading models, LoRAs, adapters and post models: charged to no job
         self.compile_seconds = 0.0
 
@@ -215,10 +216,29 @@ class DiffusersRunner:
         if strength is not None:
             kwargs["strength"] = strength
 
+        scorer = self._scorer(first.model) if first.kind == JobKind.DRAFT else None
+        score = scorer.scores if scorer is not None else None
+
         def call(part: list[Prepared]) -> list[JobOutput]:
-            return run_batch(self.registry, pipe, part, res, ctx, refs, first.style_weight, **kwargs)
+            return run_batch(self.registry, pipe, part, res, ctx, refs, first.style_weight, score, **kwargs)
 
         return run_splitting(items, call)
+
+    def _scorer(self, model: str | None) -> AestheticScorer | None:
+        """The model's draft scorer: the CLIP image encoder beside its local IP-Adapter, loaded once;
+        None (drafts go unscored) where the model has none."""
+        name = model or self.default_model or ""
+        if name not in self._scorers:
+            self._scorers[name] = None
+            try:
+                ip = self.registry.spec(name).ip_adapter
+            except (BadInput, KeyError, ValueError):
+                ip = None
+            folder = Path(ip.source) / ip.subfolder / "image_encoder" if ip is not None else None
+            if folder is not None and folder.is_dir():
+                with self._loading():
+                    self._scorers[name] = AestheticScorer.load(folder, device=self.registry.device)
+        return self._scorers[name]
 
     def _run_post(self, job: Job, ctx: RunContext) -> JobOutput:
         wants_faces = job.kind == JobKind.RESTORE_FACES or job.face_restore

@@ -267,6 +267,16 @@ class JobQueue:
     async def is_done(self, job_id: str) -> bool:
         return bool(await self.redis.exists(done_key(job_id)))
 
+    async def done(self, job_ids: list[str]) -> set[str]:
+        """Which of these jobs already had their result published."""
+        if not job_ids:
+            return set()
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.exists(done_key(job_id))
+        flags = await pipe.execute()
+        return {job_id for job_id, flag in zip(job_ids, flags, strict=True) if flag}
+
     async def cancelled(self, job_ids: list[str]) -> set[str]:
         if not job_ids:
             return set()

@@ -21,6 +21,7 @@ from engine.loras import LoraFile, lora_file
 from engine.post_models import PostModels
 from engine.pull.variants import local_folder, weights_variant
 from engine.runner import BadInput
+from engine.sdxl_vae import SDXL_FAMILIES, load_fp16_vae
 from engine.single_file import SingleFileError, load_single_file
 
 log = logging.getLogger("draftloop.registry")
@@ -42,7 +43,9 @@ class ModelRegistry:
         max_cached_models: int = 2,
         compile_mode: str = "off",
         compile_backend: str = DEFAULT_BACKEND,
+        sdxl_vae: str | None = None,
     ) -> None:
+        self.sdxl_vae = sdxl_vae  # an fp16-safe VAE swapped into SDXL-family models (engine.sdxl_vae)
         self._models: dict[str, ModelSpec] = dict(KNOWN_MODELS)
         self._models.update(models or {})
         self._loras = {
@@ -173,6 +176,8 @@ class ModelRegistry:
             raise BadInput(f"Model '{name}' could not be loaded: {exc}") from exc
         if hasattr(base, "safety_checker") and getattr(base, "safety_checker", None) is not None:
             base.safety_checker = None
+        if self.sdxl_vae and spec.family in SDXL_FAMILIES and getattr(base, "vae", None) is not None:
+            base.vae = load_fp16_vae(self.sdxl_vae, dtype, local_files_only=not self.allow_download)
         if self.cpu_offload:
             base.enable_model_cpu_offload()
         else:

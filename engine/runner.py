@@ -29,6 +29,7 @@ class StageImage:
         height: int,
         *,
         encode: Callable[[], bytes] | None = None,
+        score: float | None = None,
     ) -> None:
         if png is None and encode is None:
             raise ValueError("a StageImage needs its PNG bytes or an encoder")
@@ -37,6 +38,7 @@ class StageImage:
         self.seed = seed
         self.width = width
         self.height = height
+        self.score = score  # the aesthetic hint (drafts), None where not scored
 
     @property
     def png(self) -> bytes:

@@ -136,12 +136,16 @@ class Worker:
             return
         before = self._overhead()
         started = time.monotonic()
-        await asyncio.get_running_loop().run_in_executor(self._runner_executor(), warm)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._runner_executor(), warm)
+        except Exception:  # the jobs that need what failed to load will fail with the reason
+            log.exception("warm-up failed; models load on first use")
         load, compile_s = self._overhead_since(before)
+        load = max(load, time.monotonic() - started - compile_s)  # all of the warm-up is overhead
+        self.load_seconds += load
         self.compile_seconds += compile_s
-        self.load_seconds += max(load, time.monotonic() - started - compile_s)
-        await self.queue.count_overhead(self.load_seconds, self.compile_seconds)
-        log.info("warmed up in %.1f s (compile %.1f s)", time.monotonic() - started, compile_s)
+        await self.queue.count_overhead(load, compile_s)
+        log.info("warmed up in %.1f s (compile %.1f s)", load + compile_s, compile_s)
 
     async def run_once(self) -> int:
         """One iteration: hand back a silent worker's jobs, look at what waits, take and run the next
@@ -208,6 +212,7 @@ class Worker:
         ids = [delivered_job(d).job_id for d in readable]
         starts = await self.queue.starts(ids)
         cancelled = await self.queue.cancelled(ids)
+        done = await self.queue.done(ids)
         self._keys = {}
         settle: list[tuple[Delivery, str, str]] = []  # (entry, how, reason)
         ready: list[Delivery] = []
@@ -217,7 +222,7 @@ class Worker:
                 settle.append((d, "unreadable", ""))
             elif job.job_id in self._keys:
                 continue
-            elif await self.queue.is_done(job.job_id):
+            elif job.job_id in done:
                 await self.queue.ack(d)  # published before a crash, never acked
             elif starts.get(job.job_id, 0) >= self.config.max_attempts:
                 d.attempts = starts[job.job_id]

@@ -47,6 +47,7 @@ class WorkerSettings:
     weights_dir: Path | None = None  # upscaler and face-restorer weights (engine.catalog.default_post_spec)
     models_file: Path | None = None  # the model catalog; unset: data_dir/models.toml if there
     lora_dir: Path | None = None  # every *.safetensors in it is a LoRA (engine.loras)
+    sdxl_vae: str | None = None  # an fp16-safe VAE for SDXL models (folder or hub id; engine.sdxl_vae)
     worker_id: str | None = None
 
 
@@ -97,11 +98,11 @@ def build_runner(settings: WorkerSettings) -> StageRunner:
         "dtype": torch_dtype(settings.dtype),
         "cpu_offload": settings.cpu_offload == "model",
         "compile_mode": settings.compile_mode,
+        "sdxl_vae": settings.sdxl_vae,
     }
     if settings.tiny:
         from engine.tiny import build_tiny_models
         from engine.tiny_catalog import tiny_registry
-
         from engine.tiny_lcm import build_tiny_lcm_lora
 
         paths = build_tiny_models(settings.data_dir / "models")

@@ -594,7 +594,8 @@ async def test_engine_stats_report_queues_workers_and_counters(world: World) -> 
     await w.redis.xreadgroup(api.ENGINE_GROUP, "gpu0", {api.jobs_stream("interactive"): ">"}, count=1)
     lanes = (await w.service.engine_stats())["lanes"]
     assert lanes["interactive"] == {"length": 1, "waiting": 0, "pending": 1}  # type: ignore[index]
-    (entry,) = await w.redis.xrange(api.jobs_stream("interactive"))
+    entries: list[tuple[bytes, dict[bytes, bytes]]] = await w.redis.xrange(api.jobs_stream("interactive"))  # type: ignore[assignment]
+    (entry,) = entries
     await w.redis.xclaim(
         api.jobs_stream("interactive"), api.ENGINE_GROUP, api.RETURNED_CONSUMER, 0, [entry[0]]
     )

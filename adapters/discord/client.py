@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import discord
@@ -31,6 +31,7 @@ from adapters.discord import commands
 from adapters.discord.attachments import AttachmentError, AttachmentFetcher
 from adapters.discord.buttons import ActionButton
 from adapters.discord.presenter import MAX_CONTENT, PLATFORM, DiscordPresenter, ThreadRefused, clip
+from bot.availability import BotUnavailable
 from bot.core import grammar
 from bot.core.commands import CommandError, Help
 from bot.core.model import User
@@ -52,20 +53,8 @@ def set_api_base(api_base: str) -> None:
     discord.http.Route.BASE = api_base.rstrip("/")
 
 
-def _emoji_key(emoji: Mapping[str, Any] | discord.PartialEmoji) -> str:
-    if isinstance(emoji, discord.PartialEmoji):
-        return str(emoji.id or emoji.name or "")
-    return str(emoji.get("id") or emoji.get("name") or "")
-
-
 def _attachment_key(option: str, filename: str) -> str:
     return f"{option}-{re.sub(r'[^A-Za-z0-9._-]+', '_', filename)[:80] or 'image'}"
-
-
-def reaction_event_id(payload: discord.RawReactionActionEvent, added: bool) -> str:
-    """The same on every replica that receives the event: ``<message>:<user>:<emoji>:<add|remove>``."""
-    emoji = _emoji_key(payload.emoji)
-    return f"{payload.message_id}:{payload.user_id}:{emoji}:{'add' if added else 'remove'}"
 
 
 def message_link(guild_id: int | None, channel_id: int, message_id: int) -> str:
@@ -185,6 +174,8 @@ class DiscordAdapter(discord.Client):
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             replies = await self._command(interaction, name, options)
+        except BotUnavailable as exc:
+            replies = [exc.text]
         except Exception:
             log.exception("/%s failed", name)
             replies = [_FAILED]
@@ -248,6 +239,8 @@ class DiscordAdapter(discord.Client):
                 replies = await self.service.handle_action(
                     PLATFORM, action_id, self.user_of(interaction.user), event_id=str(interaction.id)
                 )
+        except BotUnavailable as exc:
+            replies = [exc.text]
         except Exception:
             log.exception("button %s failed", action_id)
             replies = [_FAILED]
@@ -262,16 +255,18 @@ class DiscordAdapter(discord.Client):
         await self._reaction(payload, added=False)
 
     async def _reaction(self, payload: discord.RawReactionActionEvent, *, added: bool) -> None:
-        event_id = reaction_event_id(payload, added)
         try:
             refusal = None
             async with self._reaction_order.hold((payload.message_id, payload.user_id)):
                 user = self.user_of(payload.member, payload.user_id)
                 refusal = await self.service.handle_reaction(
-                    PLATFORM, str(payload.message_id), str(payload.emoji), user, added, event_id=event_id
+                    PLATFORM, str(payload.message_id), str(payload.emoji), user, added
                 )
             if refusal and added:
                 await self._refused(payload, refusal)
+        except BotUnavailable as exc:
+            if added:  # the platform won't deliver it again: take it back so it doesn't look counted
+                await self._refused(payload, f"{exc.text} Your vote wasn't counted: react again then.")
         except Exception:
             log.exception("reaction on message %s failed", payload.message_id)
 

@@ -158,6 +158,7 @@ class DiscordPresenter:
             view = action_view(rows[start : start + MAX_ROWS])
             more = functools.partial(channel.send, content="More actions:", view=view)
             await self._part(log, f"actions:{k}", more)
+        await self._post_files(thread, channel, message, log)
         main = channel.get_partial_message(int(main_id))
         for emoji in message.reactions:
             if await log.done(f"reaction:{emoji}") is None:
@@ -195,6 +196,25 @@ class DiscordPresenter:
             await self._part(log, f"files:{k}", functools.partial(channel.send, files=_files(batch, message)))
         await log.record(_UPLOADED, str(len(plan)))
         return main_id
+
+    async def _post_files(
+        self, thread: ThreadRef, channel: discord.PartialMessageable, message: Message, log: PostLog
+    ) -> None:
+        """The message's files (a delivery zip, a contact sheet), one upload each (part ``file:<k>``); a
+        file over the guild's upload limit is a line saying where the full file is."""
+        limit = self.upload_limit(thread)
+        for k, file in enumerate(message.files):
+            if file.size <= limit and self._read_artifact is not None:
+                data = await asyncio.to_thread(self._read_artifact, file.artifact)
+                upload = discord.File(io.BytesIO(data), filename=file.name)
+                send = functools.partial(channel.send, file=upload)
+            else:
+                url = self.full_file_url(file.artifact) if self.full_file_url is not None else None
+                note = file.over_limit_note(limit, f"<{url}>" if url else None)
+                send = functools.partial(
+                    channel.send, content=note, allowed_mentions=discord.AllowedMentions.none()
+                )
+            await self._part(log, f"file:{k}", send)
 
     async def post_status(self, thread: ThreadRef, text: str) -> str:
         sent = await self._channel(thread).send(

@@ -199,6 +199,9 @@ class SlackPresenter:
             name = to_slack(emoji)
             if name is not None:
                 await self._seed(log, thread, posted, name)
+        if message.files and await log.done("attached-files") is None:
+            await self._attach_files(thread, message)
+            await log.record("attached-files", "1")
         return posted
 
     async def post_status(self, thread: ThreadRef, text: str) -> str:
@@ -275,6 +278,18 @@ class SlackPresenter:
         shown_in = await self._shared_in(thread, file_ids[0]) if file_ids else None
         await log.record(FILES_PART, shown_in or "1")
         return shown_in
+
+    async def _attach_files(self, thread: ThreadRef, message: Message) -> None:
+        """The message's files (a delivery zip, a contact sheet) in the thread, in one upload (Slack's
+        limit per file is 1 GB, far above any delivery)."""
+        uploads = [
+            {"file": await self._read_artifact(f.artifact), "filename": f.name, "title": f.name}
+            for f in message.files
+        ]
+        async with rate_limits("files upload"):
+            await self.client.files_upload_v2(
+                file_uploads=uploads, channel=thread.channel_id, thread_ts=thread.thread_id
+            )
 
     async def _shared_in(self, thread: ThreadRef, file_id: str) -> str | None:
         """The message id of the thread message that shows ``file_id`` (files.info ``shares``)."""

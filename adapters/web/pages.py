@@ -96,4 +96,7 @@ class PageRoutes:
         except (KeyError, FileNotFoundError, LookupError):
             return json_error(404, "no such image")
         body = bytes(data)
-        return web.Response(body=body, content_type=sniff_type(body), headers=headers)
+        kind = sniff_type(body)
+        if kind == "application/zip" and "Content-Disposition" not in headers:  # a delivery, by its key
+            headers["Content-Disposition"] = f'attachment; filename="{key[:12]}.zip"'
+        return web.Response(body=body, content_type=kind, headers=headers)

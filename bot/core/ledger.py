@@ -33,7 +33,9 @@ class CostSummary(BaseModel):
     final_seconds_per_image: float = 0.0
     final_measured: bool = False
     full_quality_seconds: float = 0.0  # the draft images, had they all been made at the final preset
-    saved_seconds: float = 0.0  # full_quality_seconds minus what was really spent
+    # full_quality_seconds minus what drafting and refining really cost (edits and upscales cost the same
+    # either way, so they are left out of the comparison)
+    saved_seconds: float = 0.0
 
 
 def summarize(campaign: Campaign) -> CostSummary:
@@ -60,7 +62,8 @@ def summarize(campaign: Campaign) -> CostSummary:
     elif summary.draft_images > 0:
         summary.final_seconds_per_image = draft_seconds / summary.draft_images * FINAL_OVER_DRAFT_FACTOR
     summary.full_quality_seconds = summary.draft_images * summary.final_seconds_per_image
-    summary.saved_seconds = summary.full_quality_seconds - summary.total_seconds
+    refined = refine.seconds if refine is not None else 0.0
+    summary.saved_seconds = summary.full_quality_seconds - draft_seconds - refined
     return summary
 
 

@@ -37,7 +37,10 @@ def progress_text(
 ) -> str:
     """``Upscaling #11… step 3/4 · 75% · about 20s left``: the job, its share done and, with the time it has
     taken so far, an estimate of the rest."""
-    head = f"{label or _VERBS.get(kind, 'Working')}… step {step}/{total}"
+    what = label or _VERBS.get(kind, "Working")
+    if step <= 0:
+        return f"{what}… started · 0%"
+    head = f"{what}… step {step}/{total}"
     if total <= 0:
         return head
     done = min(max(step / total, 0.0), 1.0)

@@ -26,8 +26,10 @@ def format_table(report: dict[str, Any]) -> str:
         f"draftloop bench: arch={report['arch']} device={report['device_name']} dtype={report['dtype']} "
         f"drafts={report['drafts']} draft size={'x'.join(map(str, report['draft_size']))} "
         f"draft decoder={report['draft_decoder']} "
-        f"repeats={report['repeats']}"
+        f"repeats={report['repeats']} weights={report.get('weights', 'seeded')}"
     )
+    if report.get("upscale_side"):
+        head += f" upscale input<={report['upscale_side']}px"
     if report.get("compile", "off") != "off":
         head += f" compile={report['compile']} backend={report['compile_backend']}"
     lines = [head, _line(COLUMNS)]

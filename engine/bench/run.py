@@ -17,6 +17,8 @@ from engine.bench.models import DTYPES, build_setup
 from engine.bench.stages import STAGES, Plan, bench_compiled, bench_drafts, draft_jobs, noise_png
 
 PATH_ORDER = {"stock": 0, "engine": 1, "engine+compile": 2}
+# the full-size x4 upscaler's input on a CPU, in pixels a side: minutes of work become seconds
+CPU_UPSCALE_SIDE = 32
 
 
 def _device(args: argparse.Namespace) -> str:
@@ -36,7 +38,8 @@ def run_bench(args: argparse.Namespace, deadline: Deadline | None = None) -> dic
     repeats = args.repeats or (5 if device.startswith("cuda") else 3)
     skip = {x.strip() for x in args.skip.split(",") if x.strip()}
     compile_stages = {x.strip() for x in args.compile_stages.split(",") if x.strip()}
-    plan = Plan(args.batch, args.max_batch, args.steps, repeats, args.long_side, deadline)
+    upscale_side = CPU_UPSCALE_SIDE if device == "cpu" and args.arch != "tiny" else None
+    plan = Plan(args.batch, args.max_batch, args.steps, repeats, args.long_side, deadline, upscale_side)
     not_reached: list[str] = []
     compile_seconds: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="dl-bench-") as tmp:
@@ -70,6 +73,8 @@ def run_bench(args: argparse.Namespace, deadline: Deadline | None = None) -> dic
         report = report_for(args, rows, compile_seconds, not_reached, device, name, dtype, repeats)
     report["draft_size"] = [res.width, res.height]
     report["draft_decoder"] = decoder
+    report["weights"] = s.weights
+    report["upscale_side"] = upscale_side
     return report
 
 

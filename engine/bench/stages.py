@@ -41,6 +41,7 @@ class Plan:
     repeats: int
     long_side: int | None  # the drafts' long side; other presets keep their ratio to it
     deadline: Deadline
+    upscale_side: int | None = None  # the upscale's input: the draft, or its centre cut to this side
 
 
 def size_fields(s: Setup, plan: Plan, preset: str) -> dict[str, int]:
@@ -101,13 +102,14 @@ def bench_drafts(s: Setup, plan: Plan) -> tuple[list[Row], list[JobOutput], Engi
             outputs.extend(s.runner.run(batch.items, ctx))
         return list(outputs)
 
-    stock_calls[0]()  # warm-up
-    engine_all()
-    stock_s = timed(stock_all, s.device, plan.repeats, plan.deadline)
-    engine_s = timed(engine_all, s.device, plan.repeats, plan.deadline)
     first, calls = batches[0].items, len(batches)
     stock_flops = count_flops(stock_calls[0])
     engine_flops = count_flops(lambda: s.runner.run(first, ctx))
+    if plan.repeats > 1:  # a warm-up; a single timed run follows the FLOP counts' runs only
+        stock_calls[0]()
+        engine_all()
+    stock_s = timed(stock_all, s.device, plan.repeats, plan.deadline)
+    engine_s = timed(engine_all, s.device, plan.repeats, plan.deadline)
     rows = [
         make_row("draft", "stock", len(jobs), len(jobs), stock_s, stock_flops, stock_s / len(jobs), 1),
         make_row("draft", "engine", len(jobs), calls, engine_s, engine_flops, engine_s / calls, len(first)),
@@ -128,17 +130,18 @@ def bench_single(
             errors.add(out.error)
         return [out]
 
-    stock()
-    engine()
-    # a stage this slow is timed once when one warm-up already took a good part of what is left
-    repeats = plan.repeats
-    left = plan.deadline.left()
-    if left is not None and once(engine, s.device) * (2 * repeats + 2) > left:
-        repeats = 1
-    stock_s = timed(stock, s.device, repeats, plan.deadline)
-    engine_s = timed(engine, s.device, repeats, plan.deadline)
     stock_flops = count_flops(stock)
     engine_flops = count_flops(engine)
+    repeats = plan.repeats
+    if repeats > 1:  # a warm-up; a single timed run follows the FLOP counts' runs only
+        stock()
+        engine()
+        # a stage this slow is timed once when one warm-up already took a good part of what is left
+        left = plan.deadline.left()
+        if left is not None and once(engine, s.device) * (2 * repeats + 2) > left:
+            repeats = 1
+    stock_s = timed(stock, s.device, repeats, plan.deadline)
+    engine_s = timed(engine, s.device, repeats, plan.deadline)
     rows = [
         make_row(stage, "stock", 1, 1, stock_s, stock_flops, stock_s, 1),
         make_row(stage, "engine", 1, 1, engine_s, engine_flops, engine_s, 1),
@@ -179,13 +182,20 @@ def bench_refine(s: Setup, plan: Plan, source: str) -> tuple[list[Row], EnginePa
     return bench_single(s, plan, "refine", job, stock)
 
 
+def centre_cut(image: Image.Image, side: int | None) -> Image.Image:
+    if side is None:
+        return image
+    width, height = min(image.width, side), min(image.height, side)
+    left, top = (image.width - width) // 2, (image.height - height) // 2
+    return image.crop((left, top, left + width, top + height))
+
+
 def bench_upscale(s: Setup, plan: Plan, source: str) -> tuple[list[Row], EnginePath]:
+    image = centre_cut(Image.open(io.BytesIO(s.store.get(source))).convert("RGB"), plan.upscale_side)
     job = Job(job_id="upscale-0", campaign_id="campaign-0", kind=JobKind.UPSCALE, model=s.model, seeds=[1000],
-              init_image=source, scale=4)  # fmt: skip
+              init_image=s.store.put(png(image)), scale=4)  # fmt: skip
     upscaler = s.registry.upscaler()
-    bgr = np.ascontiguousarray(
-        np.asarray(Image.open(io.BytesIO(s.store.get(source))).convert("RGB"))[:, :, ::-1]
-    )
+    bgr = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
 
     def stock() -> bytes:
         with contextlib.redirect_stdout(io.StringIO()):  # RealESRGANer prints per tile

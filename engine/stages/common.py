@@ -66,7 +66,12 @@ INTERMEDIATE_KINDS = frozenset({JobKind.DRAFT, JobKind.VARIATION, JobKind.IMG2IM
 
 
 def image_output(
-    job: Job, images: list[Image.Image], seeds: list[int], work_units: float, res: Resolved | None = None
+    job: Job,
+    images: list[Image.Image],
+    seeds: list[int],
+    work_units: float,
+    res: Resolved | None = None,
+    scores: list[float] | None = None,
 ) -> JobOutput:
     """The job's images, PNG-encoded later by the worker (fast compression for intermediates), each
     carrying its recipe (``res``: the steps, sampler and guidance the stage ran with)."""
@@ -80,8 +85,9 @@ def image_output(
             encode=partial(
                 encode_png, img, fast=fast, recipe=recipe_for(job, seed, img.width, img.height, res)
             ),
+            score=scores[index] if scores else None,
         )
-        for img, seed in zip(images, seeds, strict=True)
+        for index, (img, seed) in enumerate(zip(images, seeds, strict=True))
     ]
     return JobOutput(job_id=job.job_id, images=out, work_units=work_units)
 
@@ -105,9 +111,11 @@ def run_batch(
     ctx: RunContext,
     refs: list[Image.Image],
     style_weight: float,
+    score: Callable[[list[Image.Image]], list[float]] | None = None,
     **call_kwargs: Any,
 ) -> list[JobOutput]:
-    """One pipeline call for every image of every prepared job (one generator per image).
+    """One pipeline call for every image of every prepared job (one generator per image); ``score``
+    rates each finished image (drafts: the aesthetic hint).
 
     With compile on, the call is padded to a batch bucket (engine.compile) by repeating the last image's
     prompt, seed and inputs; the extra images are dropped.
@@ -167,7 +175,7 @@ def run_batch(
         if item.keep is not None:
             background, mask = item.keep
             images = [Image.composite(img, background, mask) for img in images]
-        outputs.append(image_output(item.job, images, seeds, units, res))
+        outputs.append(image_output(item.job, images, seeds, units, res, score(images) if score else None))
     return outputs
 
 

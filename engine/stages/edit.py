@@ -50,7 +50,10 @@ def build_mask(job: Job, source: Image.Image, ctx: RunContext, find_faces: FaceF
         x0, y0 = max(0, x), max(0, y)
         x1, y1 = min(source.width, x + w), min(source.height, y + h)
         if w <= 0 or h <= 0 or x1 <= x0 or y1 <= y0:
-            raise BadInput(f"The box {spec.box} is outside the {source.width}x{source.height} image.")
+            raise BadInput(
+                f"The box {x},{y},{w},{h} (x,y,w,h in pixels) is outside the {source.width}x{source.height} "
+                "image; a box in percent (--box 25%,25%,50%,50%) always fits."
+            )
         ImageDraw.Draw(mask).rectangle((x0, y0, x1 - 1, y1 - 1), fill=255)
     elif spec.faces:
         boxes = find_faces(source)

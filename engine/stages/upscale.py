@@ -61,6 +61,7 @@ def run_post(job: Job, ctx: RunContext, upscaler: Any, restorer: Any | None) -> 
         raise BadInput(f"{job.kind.value} needs a source image.")
     source = load_rgb(ctx, job.init_image, "source")
     seed = job.seeds[0] if job.seeds else 0
+    ctx.on_step(0, 1)  # started: the status line says so while the one long step runs
     quiet = contextlib.redirect_stdout(io.StringIO())  # RealESRGANer prints per tile
     if job.kind == JobKind.UPSCALE:
         scale = job.scale or 2

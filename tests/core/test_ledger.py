@@ -83,6 +83,15 @@ def test_saved_without_refines_uses_the_documented_factor() -> None:
     assert s.saved_seconds == pytest.approx(10 * 0.5 * FINAL_OVER_DRAFT_FACTOR - 5.0)
 
 
+def test_edits_and_upscales_are_left_out_of_the_saving() -> None:
+    c = campaign(
+        entry(JobKind.DRAFT, 16, 8.0), entry(JobKind.REFINE, 2, 10.0), entry(JobKind.UPSCALE, 1, 40.0)
+    )
+    s = summarize(c)
+    assert s.total_seconds == pytest.approx(58.0)
+    assert s.saved_seconds == pytest.approx(80.0 - 18.0)  # an upscale costs the same either way
+
+
 def test_failed_jobs_cost_time_but_make_no_images() -> None:
     s = summarize(campaign(entry(JobKind.DRAFT, 0, 3.0)))
     assert s.total_seconds == pytest.approx(3.0)

@@ -13,6 +13,7 @@ from bot.core.buttons import action_id
 from bot.core.effects import CancelJobs, CloseVoting, Effect, Enqueue, OpenVoting, Post, Reply
 from bot.core.events import CloseRound, CommandEvent, ResultEvent
 from bot.core.grammar import help_text
+from bot.core.ledger import DRAFT_KINDS
 from bot.core.machine import apply, new_campaign
 from bot.core.messages import NUMBER_EMOJI, Button, Message, MessageKind
 from bot.core.model import Campaign, Candidate, Stage, ThreadRef, User
@@ -181,11 +182,12 @@ def make_command(kind: type, c: Campaign) -> cmds.Command:
         cmds.ScheduleList: cmds.ScheduleList,
         cmds.ScheduleRemove: lambda: cmds.ScheduleRemove(schedule_id="s1"),
         cmds.Help: lambda: cmds.Help(topic="draft"),
+        cmds.Deliver: cmds.Deliver,
     }
     return table[kind]()
 
 
-ANYTIME: set[type] = {cmds.Status, cmds.Cost, cmds.Help}
+ANYTIME: set[type] = {cmds.Status, cmds.Cost, cmds.Help, cmds.Deliver}
 ADMIN: set[type] = {cmds.Cancel, cmds.SettingsCmd} | ANYTIME
 RESTING: set[type] = {cmds.Draft, cmds.Vary, cmds.Refine, cmds.Upscale, cmds.Faces} | ADMIN
 ALLOWED: dict[str, set[type]] = {
@@ -218,6 +220,7 @@ OUTCOME: dict[type, tuple[Stage | None, list[JobKind]]] = {
     cmds.Cancel: (Stage.CANCELLED, []),
     cmds.SettingsCmd: (None, []),
     cmds.Help: (None, []),
+    cmds.Deliver: (None, []),
 }
 # commands that work on refined images only
 REFINED_ONLY: set[type] = {cmds.Inpaint, cmds.Outpaint, cmds.Upscale}
@@ -250,6 +253,10 @@ def test_every_command_in_every_stage(stage: str, kind: type) -> None:
         assert (
             ("in the channel" in text) if kind.__name__.startswith("Schedule") else (WAITING[stage] in text)
         )
+        return
+    if kind is cmds.Deliver:  # read-only anywhere; refused until a refined image exists
+        finals = [n for n, cand in c.candidates.items() if cand.stage not in DRAFT_KINDS]
+        assert new is c and len(replies) == 1 and replies[0].error == (not finals)
         return
     if stage == "voting" and kind in REFINED_ONLY:
         # the stage takes them, but the voting builder's latest image is a draft: refine it first
@@ -372,8 +379,10 @@ def test_vary_and_reroll() -> None:
     assert c2.rounds[-1].kind == "variation" and c2.pending[job.job_id].parent == 3
     # a variation asked for during the vote is a branch: round 1 stays open beside it
     assert c2.rounds[0].open and c2.rounds[-1].beside == 1 and c2.stage is Stage.VOTING
-    (refused,) = run(c, cmds.Reroll(), MEMBER)[1]
-    assert isinstance(refused, Reply) and refused.error and "only the owner or an approver" in refused.text
+    # a member's reroll runs beside the open vote too; the owner's replaces it
+    beside, effects = run(c, cmds.Reroll(), MEMBER)
+    assert beside.rounds[0].open and beside.rounds[-1].beside == 1 and beside.stage is Stage.VOTING
+    assert "only the owner or an approver can close a round early" in posts(effects)[0].message.text
     c3, effects = run(c, cmds.Reroll(), OWNER)
     (job,) = jobs(effects)
     assert job.prompt == "a red fox in snow" and not set(job.seeds) & {42, 43, 44, 45}

@@ -367,3 +367,25 @@ async def test_a_draft_where_the_bot_may_not_open_threads_says_so(stack: Stack) 
     inter = await fake.slash(alice, "draft", {"prompt": "a red fox in snow"})
     assert "Started the campaign" in await replied(stack, inter)
     assert len(fake.threads()) == 1
+
+
+async def test_a_vote_while_the_bot_is_reconnecting_is_taken_back_and_explained(
+    stack: Stack, monkeypatch: Any
+) -> None:
+    from bot.availability import RECONNECTING_TEXT, BotReconnecting
+
+    fake = stack.fake
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    campaign_id, _thread_id, grid = await draft(stack, alice, n=2)
+    one = NUMBER_EMOJI[0]
+
+    async def reconnecting(*args: object, **kwargs: object) -> str | None:
+        raise BotReconnecting()
+
+    monkeypatch.setattr(stack.service, "handle_reaction", reconnecting)
+    await fake.react(bob["id"], grid.id, one)
+    [dm] = await fake.wait_for("a DM to bob", lambda: fake.dms_to(bob["id"]))
+    assert RECONNECTING_TEXT in dm.content and "wasn't counted" in dm.content
+    await fake.wait_for("bob's reaction taken back", lambda: bob["id"] not in fake.reactors(grid.id, one))
+    monkeypatch.undo()
+    assert await stack.service.vote_counts(campaign_id, 1) == {1: 0, 2: 0}

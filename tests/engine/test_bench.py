@@ -96,6 +96,9 @@ def _assert_full_size_report(report: dict[str, Any], stderr: str) -> None:
     assert rows["final", "stock"]["gflop_per_image"] > 2 * rows["draft", "stock"]["gflop_per_image"]
     _assert_campaign_priced_from_rows(report)
     assert "campaign: 30 drafts -> top 5 -> 5 refines -> 5 upscales" in stderr and "saving" in stderr
+    # on a CPU every matrix views one random block and the x4 upscaler gets a small cut of the draft
+    assert report["weights"] == "shared" and report["upscale_side"] == 32
+    assert rows["upscale", "stock"]["gflop_per_image"] < rows["draft", "stock"]["gflop_per_image"]
 
 
 @pytest.mark.slow
@@ -189,6 +192,37 @@ def test_the_full_size_builder_is_the_tiny_models_builder(tmp_path: Path) -> Non
     assert type(taesd).__name__ == "AutoencoderTiny" and millions(taesd.decoder) == 1.2
     tiny = build_sd_pipeline(TINY_SD, tmp_path / "tok")
     assert millions(tiny.unet) < 5 and tiny.unet.config.cross_attention_dim == 32
+
+
+def test_random_and_shared_fills_build_the_same_model_without_its_slow_initialisation(
+    tmp_path: Path,
+) -> None:
+    import torch
+
+    from engine.sd_family import TINY_SDXL, build_sd_pipeline
+
+    def storages(model: Any) -> set[int]:
+        return {p.untyped_storage().data_ptr() for p in model.parameters() if p.ndim >= 2}
+
+    seeded = build_sd_pipeline(TINY_SDXL, tmp_path / "tok")
+    for weights in ("random", "shared"):
+        pipe = build_sd_pipeline(TINY_SDXL, tmp_path / "tok", weights=weights)
+        for part in ("unet", "vae", "text_encoder", "text_encoder_2"):
+            mine, reference = getattr(pipe, part), getattr(seeded, part)
+            assert [(n, p.shape) for n, p in mine.named_parameters()] == [
+                (n, p.shape) for n, p in reference.named_parameters()
+            ]
+            assert all(p.device.type == "cpu" and torch.isfinite(p).all() for p in mine.parameters())
+            buffers = dict(reference.named_buffers())  # e.g. CLIP's position ids: built, not filled
+            assert all(torch.equal(b, buffers[name]) for name, b in mine.named_buffers())
+        assert len(dict(pipe.text_encoder.named_buffers())) == 1
+        norm = pipe.unet.conv_norm_out
+        assert torch.equal(norm.weight, torch.ones_like(norm.weight)) and not norm.bias.any()
+        assert len(storages(pipe.unet)) == (1 if weights == "shared" else len(storages(seeded.unet)))
+        pipe.set_progress_bar_config(disable=True)
+        with torch.inference_mode():
+            image = pipe("a kite", num_inference_steps=1, height=64, width=64, output_type="pt").images
+        assert torch.isfinite(image).all()
 
 
 def test_a_pipeline_added_in_memory_drafts_with_its_tiny_decoder(

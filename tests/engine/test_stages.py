@@ -457,3 +457,31 @@ def test_lcm_lora_drafts_run_without_guidance_and_batch_like_alone(
     assert np.abs(pixels(batched[0]) - pixels(dpm)).max() > 10  # the few-step path is really another one
     plain = classic.run([job("l3", prompt="a red fox", seeds=[1], preset="draft-dpm")], store.ctx())[0]
     assert np.abs(pixels(plain) - pixels(dpm)).max() <= 2  # the LoRA is off again for the classic draft
+
+
+def test_an_fp16_safe_vae_replaces_the_sdxl_vae_only(
+    tiny_models: TinyPaths, store: Store, tmp_path: Path
+) -> None:
+    from diffusers import AutoencoderKL
+
+    from engine.tiny_catalog import tiny_registry
+
+    folder = tmp_path / "sdxl-vae-fp16-fix"
+    vae = AutoencoderKL.from_pretrained(tiny_models.sdxl, subfolder="vae")
+    vae.register_to_config(force_upcast=True)  # as a stock SDXL VAE says: the setting vouches for it
+    vae.save_pretrained(folder)
+    fixed = tiny_registry(tiny_models, device="cpu", sdxl_vae=str(folder))
+    stock = tiny_registry(tiny_models, device="cpu")
+    for mode in ("txt2img", "img2img"):  # derived pipelines share the swapped VAE
+        swapped = fixed.pipeline("tiny-sdxl", mode).vae
+        assert swapped.config._name_or_path == str(folder) and not swapped.config.force_upcast
+    assert stock.pipeline("tiny-sdxl", "txt2img").vae.config._name_or_path != str(folder)
+    assert fixed.pipeline("tiny-sd", "txt2img").vae.config._name_or_path != str(folder)  # SDXL only
+    final = job("v", model="tiny-sdxl", prompt="a red fox", seeds=[3], preset="final")
+    (out,) = DiffusersRunner(fixed).run([final], store.ctx())
+    (ref,) = DiffusersRunner(stock).run([final], store.ctx())
+    assert np.abs(pixels(out) - pixels(ref)).max() <= 2  # same weights, same image: only the upcast differs
+
+    broken = tiny_registry(tiny_models, device="cpu", sdxl_vae=str(tmp_path / "missing"))
+    with pytest.raises(BadInput, match="fp16-safe SDXL VAE"):
+        broken.pipeline("tiny-sdxl", "txt2img")

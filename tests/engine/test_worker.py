@@ -411,7 +411,7 @@ async def test_a_running_batch_stays_with_its_worker_and_the_job_behind_it_goes_
         await until(lambda: _started(first))
         async with running(redis, second, store, visibility_timeout_s=0.6) as idle:
             got = {r.job_id: r for r in await wait_results(redis, 2)}
-    # the long batch outlives the timeout, but its worker's heartbeat keeps it; the short job waited for no one
+    # the long batch outlives the timeout but its heartbeat keeps it; the short job waited for no one
     assert first.calls == [["long"]] and second.calls == [["short"]]
     assert got["long"].worker == busy.worker_id and got["short"].worker == idle.worker_id
     assert got["long"].attempts == got["short"].attempts == 1

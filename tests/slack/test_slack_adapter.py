@@ -167,6 +167,12 @@ async def test_reactions_vote_and_retries_count_once(stack: SlackStack) -> None:
     assert await counts() == {1: 2, 2: 0, 3: 0, 4: 1}
     await send.reaction("four", user="U2", channel=CHANNEL, ts=grid_ts, added=False)
     assert await counts() == {1: 2, 2: 0, 3: 0, 4: 0}
+    # a late replay of the first add, after the vote was taken back, doesn't bring it back
+    late = await send.reaction(
+        "four", user="U2", channel=CHANNEL, ts=grid_ts, event_id=first.event_id, retry_num=2
+    )
+    assert late.status == 200
+    assert await counts() == {1: 2, 2: 0, 3: 0, 4: 0}
     # the vote given again after being taken back counts again
     await send.reaction("four", user="U2", channel=CHANNEL, ts=grid_ts)
     assert await counts() == {1: 2, 2: 0, 3: 0, 4: 1}

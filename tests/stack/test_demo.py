@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.core.ledger import summarize
+from bot.core.model import Campaign
+from engine.api import JobKind
+
 pytestmark = pytest.mark.slow
 
 
@@ -53,5 +57,11 @@ def test_demo_writes_every_stage(tmp_path: Path) -> None:
     assert len(doc["votes_round_1"][str(winner)]) == 2
     assert doc["campaign"]["stage"] == "done"
     assert doc["ledger_total_device_seconds"] > 0
+    # honest metering: loading models is charged to no job, so a draft costs less than a refined image,
+    # and drafting first saved time against making every draft at full quality
+    summary = summarize(Campaign.model_validate(doc["campaign"]))
+    drafts, refines = summary.by_kind[JobKind.DRAFT], summary.by_kind[JobKind.REFINE]
+    assert drafts.seconds / drafts.images < refines.seconds / refines.images
+    assert summary.saved_seconds > 0
     page = (out / "index.html").read_text()
     assert page.count("<img") == 12

@@ -90,7 +90,7 @@ async def test_up_serves_slack_over_socket_mode_without_a_port_or_signing_secret
             _, writer = await asyncio.open_connection("127.0.0.1", slack_port)
             writer.close()
         sender = SocketModeSender(fake)
-        sent = await sender.slash("/draft", "a kite over dunes --n 2", user="UANA", channel="C1")
+        sent = await sender.slash("/draft", "a kite over dunes --n 2", user="U1", channel="C1")
         assert sent.status == 200  # acknowledged on the socket
 
         def shared_images() -> list[object]:

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from PIL import Image
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from engine.api import Progress
+from engine.api import Job, Progress
 from tests.web.web_stack import Stack, make_stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -168,7 +168,8 @@ async def test_a_team_drafts_and_votes_in_the_playground(browser: Browser, serve
     # a button runs its action: a variation is queued and the status line says so
     jobs_before = len(await served.jobs())
     await page.locator('.tile[data-number="1"] .act[data-action^="dl:vary:"]').click()
-    await expect(page.locator("#crumb-stage")).to_have_text("drafting")
+    await expect(page.locator("#log")).to_contain_text("runs beside round 1's vote, which stays open")
+    await expect(page.locator("#crumb-stage")).to_have_text("voting")  # the vote goes on beside it
     assert len(await served.jobs()) == jobs_before + 1
 
 
@@ -201,6 +202,16 @@ async def run_command(page: Page, text: str) -> None:
     """Type a command and wait until the bot has taken it (the composer empties on its answer)."""
     await type_command(page, text)
     await expect(page.locator("#command")).to_have_value("")
+
+
+async def queued(stack: Stack, count: int) -> list[Job]:
+    """The jobs queued so far, once there are ``count`` (a command's effects may finish after its answer)."""
+    for _ in range(200):
+        jobs = await stack.jobs()
+        if len(jobs) >= count:
+            return jobs
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"expected {count} queued jobs, found {len(await stack.jobs())}")
 
 
 async def tile_width(page: Page, selector: str) -> float:
@@ -237,7 +248,8 @@ async def test_on_a_phone_the_team_sees_commands_enlarges_varies_a_region_and_ge
     assert await tile_width(page, ".composer-row") >= 370
     assert await tile_width(page, "#command") >= 220
     await page.locator("#nav-toggle").click()
-    await expect(page.locator("#channels")).to_be_visible()
+    await expect(page.locator("#channels")).to_be_in_viewport(ratio=1)
+    await page.wait_for_timeout(300)  # the slide-in
     await page.screenshot(path=str(SHOTS / "web-phone-channels.png"))
     await page.locator('.channel-link[data-channel="marketing"]').click()
     await expect(page.locator("#channels")).to_be_hidden()
@@ -285,20 +297,26 @@ async def test_on_a_phone_the_team_sees_commands_enlarges_varies_a_region_and_ge
     assert answer.status == 200 and answer.headers["content-disposition"].startswith("attachment")
     await page.locator("#lightbox .close").click()
 
-    # #1 is picked and refined (#5): a box dragged on it becomes an /inpaint of that box, in pixels
+    # #1 is picked and refined (#5): a box dragged on it becomes an /inpaint of that box, in percent
     await run_command(page, "/select 1")
+    await queued(served, 2)  # the refine of #1
     await served.deliver_all()
     refined = page.locator('.tile[data-number="5"] img')
     await expect(refined).to_have_count(1)
     await refined.click()
     await expect(page.locator("#lightbox")).to_have_attribute("data-ready", "5")
     await drag(page, "#lightbox-region", (0.25, 0.25), (0.75, 0.75))
+    await expect(page.locator("#region-hint")).to_contain_text(
+        re.compile(r"Box [\d.]+%,[\d.]+%,[\d.]+%,[\d.]+%")
+    )
     await page.locator("#region-prompt").fill("a red door")
     await page.screenshot(path=str(SHOTS / "web-phone-vary-region.png"))
     await page.locator("#region-send").click()
     await expect(page.locator("#lightbox")).to_be_hidden()
-    await expect(page.locator(".msg.user").last).to_contain_text("used /inpaint 5 a red door --box ")
-    jobs = await served.jobs()
+    await expect(page.locator(".msg.user").last).to_contain_text(
+        re.compile(r"used /inpaint 5 a red door --box [\d.]+%,[\d.]+%,[\d.]+%,[\d.]+%")
+    )
+    jobs = await queued(served, 3)
     box = jobs[-1].mask.box if jobs[-1].mask is not None else None
     size = served.image_size
     assert box is not None and abs(box[0] - size // 4) <= 2 and abs(box[2] - size // 2) <= 3, box
@@ -309,12 +327,13 @@ async def test_on_a_phone_the_team_sees_commands_enlarges_varies_a_region_and_ge
     await expect(page.locator("#lightbox")).to_have_attribute("data-ready", "6")
     await page.locator('#region-form .tool[data-tool="brush"]').click()
     await drag(page, "#lightbox-region", (0.2, 0.5), (0.8, 0.5))
+    await expect(page.locator("#region-hint")).to_have_text("Brushed: say what goes there.")
     await page.locator("#region-prompt").fill("a window")
     await page.locator("#region-send").click()
     await expect(page.locator("#lightbox")).to_be_hidden()
     await expect(page.locator(".msg.user").last).to_contain_text("used /inpaint 6 a window --mask mask-6.png")
     await expect(page.locator(".msg.user").last.locator(".attachment-names")).to_contain_text("mask-6.png")
-    brushed = (await served.jobs())[-1]
+    brushed = (await queued(served, 4))[-1]
     assert brushed.mask is not None and brushed.mask.image is not None
     mask = Image.open(io.BytesIO(served.artifacts.get(brushed.mask.image))).convert("L")
     assert mask.size == (size, size)

@@ -367,6 +367,9 @@ async def test_server_sent_events_carry_public_posts_not_others_errors(stack: St
 
     await send(client, "ana", "/draft a fox --n 999")  # an error only ana sees
     sent = await send(client, "ana", "/draft a fox --n 2")
+    kind, data = await next_event()  # the command, shown to the team before the bot acts on it
+    assert kind == "message" and data["kind"] == "user" and data["author"] == "ana"
+    assert data["text"] == "/draft a fox --n 2" and data["visible_to"] is None
     kind, data = await next_event()
     assert kind == "thread" and data["id"] == sent["opened_thread"]
     kind, data = await next_event()
@@ -448,3 +451,14 @@ def test_an_unreadable_history_file_is_set_aside(tmp_path: Any) -> None:
     assert presenter.state.threads == {}
     assert set(presenter.state.channels) >= {"general", "marketing"}
     assert (tmp_path / "playground.unreadable.json").read_text() == "{not json"
+
+
+async def test_a_file_is_served_as_a_download_under_a_safe_name(stack: Stack, client: Client) -> None:
+    zipped = b"PK\x03\x04" + bytes(200)
+    key = stack.artifacts.put(zipped)
+    resp = await client.get(f"/artifacts/{key}", params={"name": '../fox "finals".zip'})
+    assert resp.status == 200 and await resp.read() == zipped
+    assert resp.headers["Content-Type"] == "application/zip"
+    assert resp.headers["Content-Disposition"] == 'attachment; filename="fox-finals-.zip"'
+    plain = await client.get(f"/artifacts/{key}")  # a zip by its key alone still downloads as a zip
+    assert plain.headers["Content-Disposition"] == f'attachment; filename="{key[:12]}.zip"'

@@ -10,7 +10,7 @@ const R = {
   img: null,  // the image shown: {number, url, download_url, width, height, caption}
   tool: "box",
   scale: 1,  // screen pixels per image pixel
-  box: null,  // {x, y, w, h} in image pixels
+  box: null,  // {x, y, w, h} in image pixels, not rounded (the command says it in percent)
   drag: null,  // where a box drag started, in image pixels
   brushing: false,
   brushed: false,
@@ -119,6 +119,13 @@ function draw() {
   updateRegionForm();
 }
 
+/* The box as percentages of the image ("25%,40%,30%,40%"), so it means the same region at any size. */
+function percentBox() {
+  const pct = (v, of) => `${Math.round((v / of) * 1000) / 10}%`;
+  const { x, y, w, h } = R.box;
+  return [pct(x, R.mask.width), pct(y, R.mask.height), pct(w, R.mask.width), pct(h, R.mask.height)].join(",");
+}
+
 function regionReady() {
   return R.tool === "box" ? Boolean(R.box) : R.brushed;
 }
@@ -128,7 +135,7 @@ function updateRegionForm() {
   $("#region-send").disabled = !(regionReady() && prompt);
   const hint = $("#region-hint");
   if (R.tool === "box") {
-    hint.textContent = R.box ? `Box ${R.box.x},${R.box.y} ${R.box.w}×${R.box.h} px: say what goes there.` : "Drag a box on the image.";
+    hint.textContent = R.box ? `Box ${percentBox()} (x, y, width, height): say what goes there.` : "Drag a box on the image.";
   } else {
     hint.textContent = R.brushed ? "Brushed: say what goes there." : "Brush over what to repaint.";
   }
@@ -164,12 +171,10 @@ function onDown(ev) {
 function onMove(ev) {
   const p = imagePoint(ev);
   if (R.tool === "box" && R.drag) {
-    const x = Math.floor(Math.min(R.drag.x, p.x));
-    const y = Math.floor(Math.min(R.drag.y, p.y));
-    const w = Math.ceil(Math.max(R.drag.x, p.x)) - x;
-    const h = Math.ceil(Math.max(R.drag.y, p.y)) - y;
-    const big = Math.abs(p.x - R.drag.x) * R.scale >= MIN_BOX_PX && Math.abs(p.y - R.drag.y) * R.scale >= MIN_BOX_PX;
-    R.box = big ? { x, y, w: Math.max(1, w), h: Math.max(1, h) } : null;
+    const w = Math.abs(p.x - R.drag.x);
+    const h = Math.abs(p.y - R.drag.y);
+    const big = w * R.scale >= MIN_BOX_PX && h * R.scale >= MIN_BOX_PX;
+    R.box = big ? { x: Math.min(R.drag.x, p.x), y: Math.min(R.drag.y, p.y), w, h } : null;
     draw();
   } else if (R.tool === "brush" && R.brushing) {
     brushAt(p);
@@ -192,8 +197,7 @@ async function sendRegion(ev) {
   button.disabled = true;
   try {
     if (R.tool === "box") {
-      const { x, y, w, h } = R.box;
-      await sendCommand(`/inpaint ${n} ${prompt} --box ${x},${y},${w},${h}`);
+      await sendCommand(`/inpaint ${n} ${prompt} --box ${percentBox()}`);
     } else {
       const blob = await new Promise((ok) => R.mask.toBlob(ok, "image/png"));
       const name = `mask-${n}.png`;

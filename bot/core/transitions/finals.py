@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.core import render
 from bot.core.commands import Faces, Inpaint, Outpaint, Refine, Upscale
-from bot.core.effects import Effect, Post, Reply, UpdateStatus
+from bot.core.effects import Effect, Post, UpdateStatus
 from bot.core.messages import GRID_SIZE, NUMBER_EMOJI
 from bot.core.model import Campaign, Stage, User
 from bot.core.transitions import regions
@@ -162,13 +162,7 @@ def inpaint(c: Campaign, cmd: Inpaint, user: User, now: float) -> list[Effect]:
             "Say what to repaint: box x,y,w,h, faces, or attach a mask. "
             "Example: `/inpaint 3 a red scarf box 120,80,200,160`"
         )
-    effects = _edit(c, cmd.number, user, now, Stage.INPAINTING, prompt=cmd.prompt, kind="inpaint", mask=mask)
-    if mask.box is None:
-        return effects
-    x, y, w, h = mask.box
-    size = f"{cand.width}x{cand.height}" if cand.width > 0 else "unknown size"
-    where = f"Repainting {x},{y},{w},{h} (x,y,w,h in pixels) of #{cand.number}, which is {size}."
-    return [*effects, Reply(text=where)]
+    return _edit(c, cmd.number, user, now, Stage.INPAINTING, prompt=cmd.prompt, kind="inpaint", mask=mask)
 
 
 def outpaint(c: Campaign, cmd: Outpaint, user: User, now: float) -> list[Effect]:

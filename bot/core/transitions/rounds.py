@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.core import ledger, render
 from bot.core.commands import Draft, Reroll, Select, Vary
-from bot.core.effects import Effect, OpenVoting, Post, UpdateStatus
+from bot.core.effects import Effect, Enqueue, OpenVoting, Post, UpdateStatus
 from bot.core.events import CloseRound, Tallied, Tally
+from bot.core.messages import GRID_SIZE
 from bot.core.model import TERMINAL_STAGES, Campaign, Round, Settings, Stage, User
 from bot.core.transitions.base import (
     Refused,
@@ -64,19 +65,21 @@ def _who(user: User) -> str:
     return user.name or user.id
 
 
-def _replace_open_rounds(c: Campaign, user: User, how: str) -> list[Effect]:
-    """A new round that replaces the open vote: the owner's or an approver's call, said in the thread."""
+def _replace_open_rounds(c: Campaign, user: User, how: str) -> tuple[list[Effect], int | None]:
+    """A new round asked for while a vote is open: the owner's or an approver's replaces the vote, saying
+    so in the thread; anyone else's runs beside it (only they, or the quorum, close a round).
+    Returns the effects and the round the new one runs beside, if any."""
     voting = open_rounds(c)
     if not voting:
-        return []
-    numbers = ", ".join(str(r.number) for r in voting)
-    if not has_authority(c, user):
-        raise Refused(
-            f"Round {numbers} is open for voting, and {how} would close it: only the owner or an approver "
-            "can do that. Your votes count meanwhile, and /vary <n> runs beside the vote."
-        )
-    effects: list[Effect] = []
+        return [], None
     next_no = len(c.rounds) + 1
+    if not has_authority(c, user):
+        body = (
+            f"{_who(user)} started round {next_no} with {how}: it runs beside round {voting[-1].number}'s "
+            "vote, which stays open (only the owner or an approver can close a round early)."
+        )
+        return [Post(message=render.text(c, body))], voting[-1].number
+    effects: list[Effect] = []
     for rnd in voting:
         effects += close_one(rnd, "superseded", [])
         body = (
@@ -84,14 +87,25 @@ def _replace_open_rounds(c: Campaign, user: User, how: str) -> list[Effect]:
             f"{votes_summary(rnd)} {'were' if rnd.tally else 'are'} set aside (not counted)."
         )
         effects.append(Post(message=render.text(c, body)))
-    return effects
+    return effects, None
 
 
 def _start_round_job(c: Campaign, rnd: Round, seeds: list[int], user_id: str, now: float) -> list[Effect]:
+    """One job per grid of the round (at most ``GRID_SIZE`` images each), so a big round batches with
+    other work and reports progress grid by grid."""
+    jobs: list[Effect] = [
+        _round_job(c, rnd, seeds[i : i + GRID_SIZE], user_id, now) for i in range(0, len(seeds), GRID_SIZE)
+    ]
+    if rnd.beside is None:
+        c.stage = Stage.DRAFTING
+    return [*jobs, UpdateStatus(text=render.status_line(c, now))]
+
+
+def _round_job(c: Campaign, rnd: Round, seeds: list[int], user_id: str, now: float) -> Enqueue:
     s = c.settings
     if rnd.parent is not None:
         source = c.candidates[rnd.parent]
-        enqueue = issue(
+        return issue(
             c,
             now,
             user_id,
@@ -112,36 +126,32 @@ def _start_round_job(c: Campaign, rnd: Round, seeds: list[int], user_id: str, no
             steps=s.steps,
             guidance=s.guidance,
         )
-    else:
-        refs = [*s.style_refs, *(r for r in (s.character_ref, s.control_image, rnd.init_image) if r)]
-        enqueue = issue(
-            c,
-            now,
-            user_id,
-            Stage.DRAFTING,
-            round_no=rnd.number,
-            references=refs,
-            kind="img2img" if rnd.init_image else "draft",
-            prompt=s.prompt,
-            negative=s.negative,
-            seeds=seeds,
-            preset=s.preset,
-            aspect=s.aspect,
-            steps=s.steps,
-            guidance=s.guidance,
-            loras=s.loras,
-            style_refs=s.style_refs,
-            style_weight=s.style_weight,
-            character_ref=s.character_ref,
-            control_image=s.control_image,
-            control_kind=s.control_kind,
-            init_image=rnd.init_image,
-            strength=rnd.strength,
-            **model_field(s.model),
-        )
-    if rnd.beside is None:
-        c.stage = Stage.DRAFTING
-    return [enqueue, UpdateStatus(text=render.status_line(c, now))]
+    refs = [*s.style_refs, *(r for r in (s.character_ref, s.control_image, rnd.init_image) if r)]
+    return issue(
+        c,
+        now,
+        user_id,
+        Stage.DRAFTING,
+        round_no=rnd.number,
+        references=refs,
+        kind="img2img" if rnd.init_image else "draft",
+        prompt=s.prompt,
+        negative=s.negative,
+        seeds=seeds,
+        preset=s.preset,
+        aspect=s.aspect,
+        steps=s.steps,
+        guidance=s.guidance,
+        loras=s.loras,
+        style_refs=s.style_refs,
+        style_weight=s.style_weight,
+        character_ref=s.character_ref,
+        control_image=s.control_image,
+        control_kind=s.control_kind,
+        init_image=rnd.init_image,
+        strength=rnd.strength,
+        **model_field(s.model),
+    )
 
 
 def draft(c: Campaign, cmd: Draft, user: User, now: float) -> list[Effect]:
@@ -149,9 +159,10 @@ def draft(c: Campaign, cmd: Draft, user: User, now: float) -> list[Effect]:
     prompt = cmd.prompt.strip() or c.settings.prompt
     if not prompt:
         raise Refused("Say what to draw: /draft <prompt>, for example `/draft a red fox in snow --n 8`.")
-    effects = _replace_open_rounds(c, user, "/draft")
+    effects, beside = _replace_open_rounds(c, user, "/draft")
     _merge(c.settings, cmd, prompt)
     rnd = _new_round(c, "draft", c.settings.n)
+    rnd.beside = beside
     if cmd.image:
         rnd.init_image = cmd.image
         rnd.strength = cmd.strength if cmd.strength is not None else IMG2IMG_STRENGTH
@@ -184,8 +195,9 @@ def reroll(c: Campaign, cmd: Reroll, user: User, now: float) -> list[Effect]:
     if source is None:
         raise Refused("There is no round to reroll yet: start one with /draft <prompt>.")
     require_budget(c)
-    effects = _replace_open_rounds(c, user, "/reroll")
+    effects, beside = _replace_open_rounds(c, user, "/reroll")
     rnd = _new_round(c, "reroll", c.settings.n)
+    rnd.beside = beside
     rnd.parent, rnd.init_image, rnd.strength = source.parent, source.init_image, source.strength
     seeds = round_seeds(c.id, rnd.number, c.settings.n)
     return effects + _start_round_job(c, rnd, seeds, user.id, now)
