@@ -59,7 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="default model name or path (default: DRAFTLOOP_MODEL)")
     p.add_argument("--tiny", action="store_true", help="build and serve the offline tiny models")
     p.add_argument("--max-batch", type=int, help="images per pipeline call (default: DRAFTLOOP_MAX_BATCH)")
-    p.add_argument("--gather-ms", type=int, default=30, help="how long a batch waits for company")
+    p.add_argument(
+        "--gather-ms",
+        type=int,
+        default=30,
+        help="when jobs arrive together at an idle worker, how long it waits for the rest of them",
+    )
     p.add_argument(
         "--visibility-timeout",
         type=float,

@@ -22,7 +22,7 @@ from engine.post_models import PostModels
 from engine.pull.variants import local_folder, weights_variant
 from engine.runner import BadInput
 from engine.sdxl_vae import SDXL_FAMILIES, load_fp16_vae
-from engine.single_file import SingleFileError, load_single_file
+from engine.single_file import load_single_file
 
 log = logging.getLogger("draftloop.registry")
 
@@ -164,15 +164,12 @@ class ModelRegistry:
             if spec.single_file:
                 base = load_single_file(spec, dtype=dtype, allow_download=self.allow_download)
             else:
-                variant = weights_variant(
-                    spec.source
-                )  # `models pull` fetches the fp16 files where they exist
+                # `models pull` fetches the fp16 weight files where a repo has them
+                variant = weights_variant(spec.source)
                 base = AutoPipelineForText2Image.from_pretrained(
                     spec.source, torch_dtype=dtype, variant=variant, **self._kw()
                 )
-        except SingleFileError as exc:
-            raise BadInput(f"Model '{name}' could not be loaded: {exc}") from exc
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # SingleFileError is a ValueError
             raise BadInput(f"Model '{name}' could not be loaded: {exc}") from exc
         if hasattr(base, "safety_checker") and getattr(base, "safety_checker", None) is not None:
             base.safety_checker = None

@@ -13,7 +13,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 import torch
 
@@ -24,7 +24,7 @@ import torch
 # of billions of parameters takes the memory of its largest matrix (same shapes, same FLOPs: for runs on
 # a CPU, where caches then flatter the speed).
 Weights = Literal["seeded", "random", "shared"]
-ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
+ModuleT = TypeVar("ModuleT")  # a torch.nn.Module (diffusers' classes are untyped for mypy)
 
 CROSS_DIM = 32
 SDXL_TEXT_DIM = 32  # hidden size of each tiny SDXL text encoder; the UNet sees both, concatenated
@@ -197,7 +197,7 @@ def _parameters_on_meta() -> Iterator[None]:
             param = torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
         register(module, name, param)
 
-    torch.nn.Module.register_parameter = register_on_meta  # type: ignore[method-assign]
+    torch.nn.Module.register_parameter = register_on_meta  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
@@ -239,7 +239,7 @@ def build_random(
             return factory()
     with torch.device(device or "cpu"), _parameters_on_meta():
         module = factory()
-    _fill_meta_parameters(module, device or "cpu", shared=weights == "shared")
+    _fill_meta_parameters(cast(torch.nn.Module, module), device or "cpu", shared=weights == "shared")
     return module
 
 

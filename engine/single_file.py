@@ -67,7 +67,13 @@ def load_single_file(spec: ModelSpec, *, dtype: Any, allow_download: bool) -> An
         raise SingleFileError(
             f"the component configs for {checkpoint.name} are missing: {missing_config_hint(spec)}"
         )
+    from diffusers.loaders.single_file_utils import SingleFileComponentError
+
     pipeline_class = getattr(diffusers, class_name)
-    return pipeline_class.from_single_file(
-        str(checkpoint), config=config, torch_dtype=dtype, local_files_only=not allow_download
-    )
+    try:
+        return pipeline_class.from_single_file(
+            str(checkpoint), config=config, torch_dtype=dtype, local_files_only=not allow_download
+        )
+    except SingleFileComponentError as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else "a component is missing"
+        raise SingleFileError(f"{checkpoint.name} is not a {spec.family} checkpoint: {first_line}") from exc

@@ -199,7 +199,7 @@ class DiscordAdapter(discord.Client):
         parsed = grammar.parse_options(name, values)
         if isinstance(parsed, CommandError):
             return [parsed.text()]
-        if isinstance(parsed, Help):
+        if isinstance(parsed, Help) and parsed.topic != "models":  # the service knows the live models
             return [grammar.help_text(parsed.topic)]
         if interaction.guild_id is None:
             return ["Campaigns live in server channels: use the commands in a channel of a server."]

@@ -147,6 +147,7 @@ def register(tree: app_commands.CommandTree[Any], run_command: CommandRunner) ->
         n: int | None = None,
         ar: str | None = None,
         preset: str | None = None,
+        model: str | None = None,
     ) -> None:
         await run(interaction, "settings", dict(locals()))
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.api import LoraSpec
 
-PresetName = Literal["draft", "preview", "final"]
+PresetName = Literal["draft", "draft-dpm", "preview", "final"]
 
 
 class _Cmd(BaseModel):
@@ -117,7 +117,7 @@ class Cancel(_CampaignCmd):
 
 
 class SettingsCmd(_CampaignCmd):
-    """/settings [budget 120s|10m|none] [quorum N] [vote 30m] [top K] [n N] [ar W:H] [preset P]"""
+    """/settings [budget 120s|10m|none] [quorum N] [vote 30m] [top K] [n N] [ar W:H] [preset P] [model M]"""
 
     name: Literal["settings"] = "settings"
     budget_seconds: float | None = None
@@ -129,6 +129,7 @@ class SettingsCmd(_CampaignCmd):
     aspect: tuple[int, int] | None = None
     preset: PresetName | None = None
     no_votes: Literal["wait", "scores"] | None = None
+    model: str | None = None  # in a thread the campaign's model; in a channel the channel's default
 
 
 class ScheduleAdd(_Cmd):

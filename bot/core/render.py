@@ -295,5 +295,6 @@ def settings_text(settings: Settings) -> str:
         f"Settings: budget {budget} · quorum {quorum} · vote {settings.vote_seconds // 60} min · "
         f"top {settings.top_k} · n {settings.n} · ar {w}:{h} · preset {settings.preset} "
         f"(final {settings.final_preset})"
+        + (f" · model {settings.model}" if settings.model else "")
         + (" · no votes: the top-scored drafts go on" if settings.advance_on_silence else "")
     )

@@ -139,7 +139,7 @@ async def check_command(
     wanted = getattr(command, "model", None) if isinstance(command, SettingsCmd) else None
     if isinstance(command, SettingsCmd) and wanted:
         if live is None and command.campaign is None:
-            if command != SettingsCmd(model=wanted):  # type: ignore[call-arg]
+            if command != SettingsCmd(model=wanted):
                 return "In a channel, type `/settings model NAME` on its own.", command
             return await set_channel_model(channels, ctx.workers, platform, channel_id, wanted, now), command
         return model_refusal(await offered(ctx.workers, now), wanted), command

@@ -11,7 +11,10 @@ The work: ``--batch`` drafts from as many campaigns, one image straight at final
 the first draft, one x4 upscale. ``tiny`` runs the offline tiny models (CPU-friendly); ``sd15`` / ``sdxl``
 build the full-size UNet, VAE, TAESD draft decoder and text encoders from their configs with random
 weights (engine.sd_family), so GPU numbers need no download; ``--long-side`` shrinks the latents (the
-channel widths stay real) so the same code runs on a CPU.
+channel widths stay real) so the same code runs on a CPU. The random weights are filled in one pass per
+parameter, not by each module's slow initialisation; on a CPU every matrix is a view into one random block
+(a few hundred MB instead of 4-7 GB; same shapes and FLOPs) and the x4 upscaler gets a 32 px cut of the
+draft. With ``--repeats 1`` there is no warm-up: the FLOP-counting run of each path comes first.
 
 With ``--compile`` an ``engine+compile`` path runs each stage's engine work again after the denoiser
 and VAE decoder are torch.compiled in place (engine.compile; the upscaler stays eager). Its warm-up calls

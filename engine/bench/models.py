@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -90,7 +90,7 @@ def build_setup(arch: str, device: str, dtype: torch.dtype, scratch: Path, model
         from engine.tiny_catalog import tiny_registry
 
         registry = tiny_registry(build_tiny_models(models or scratch / "models"), device=device, dtype=dtype)
-        model, weights = "tiny-sd", "seeded"
+        model, weights = "tiny-sd", cast(Weights, "seeded")
     else:
         registry = full_size_registry(arch, device, dtype, scratch)
         model, weights = arch, random_weights_for(device)

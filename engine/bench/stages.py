@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,8 +49,11 @@ def size_fields(s: Setup, plan: Plan, preset: str) -> dict[str, int]:
     """Explicit width and height for ``preset`` when --long-side scales the work, else none."""
     if plan.long_side is None:
         return {}
-    presets = FAMILIES[s.registry.family(s.model)]["presets"]
-    side = round(plan.long_side * presets[preset]["long_side"] / presets["draft"]["long_side"])
+    family = FAMILIES[s.registry.family(s.model)]
+    presets, multiple = family["presets"], family["multiple"]
+    scaled = plan.long_side * presets[preset]["long_side"] / presets["draft"]["long_side"]
+    # up to the family's multiple, so that a larger preset never rounds back down to the draft's size
+    side = math.ceil(scaled / multiple - 1e-9) * multiple if scaled > plan.long_side else round(scaled)
     return {"width": side, "height": side}
 
 

@@ -237,7 +237,7 @@ BAD_LINES: list[tuple[str, str, str]] = [
     ("/draft a fox --n 2.5", "--n", "whole number"),
     ("/draft a fox --seed -1", "--seed", "0-4294967295"),
     ("/draft a fox --seed 4294967296", "--seed", "0-4294967295"),
-    ("/draft a fox --preset best", "--preset", "draft, preview, final"),
+    ("/draft a fox --preset best", "--preset", "draft, draft-dpm, preview, final"),
     ("/draft a fox --steps 151", "--steps", "1-150"),
     ("/draft a fox --cfg 31", "--cfg", "0-30"),
     ("/draft a fox --cfg nan", "--cfg", "0-30"),

@@ -138,3 +138,31 @@ def test_compile_caches_live_under_the_data_dir(tmp_path: Any) -> None:
     assert env["TORCHINDUCTOR_FX_GRAPH_CACHE"] == "1"
     assert env["TRITON_CACHE_DIR"] == "/elsewhere"  # an operator's own setting wins
     assert set(cache_env(tmp_path)) <= set(env)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_warm_up_compiles_the_draft_buckets_before_any_job(tiny_models: TinyPaths) -> None:
+    import torch._dynamo
+
+    registry = tiny_catalog.tiny_registry(
+        tiny_models, device="cpu", compile_mode="default", compile_backend="aot_eager"
+    )
+    runner = DiffusersRunner(registry, default_model="tiny-sd", max_batch=2)
+    torch._dynamo.reset()  # graphs other tests compiled for equal shapes would be reused
+    try:
+        runner.warm_up()
+        load_s, compile_s = runner.overhead_seconds()
+        assert load_s > 0 and compile_s > 0
+        pipe = registry.pipeline("tiny-sd", "txt2img", tiny_vae=True)
+        assert all(is_compiled(module) for module in compile_targets(pipe).values())
+        # a user's batch of a warmed bucket size compiles nothing more
+        torch._dynamo.utils.counters.clear()
+        (out,) = runner.run([draft("u", [5, 6], prompt="a red fox")], Store().ctx())
+        assert out.error is None and len(out.images) == 2
+        assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 0
+        assert runner.overhead_seconds()[1] == compile_s  # a job's run is never counted as compiling
+        runner.run([draft("v", [1, 2, 3], prompt="a red fox")], Store().ctx())  # bucket 4: not warmed
+        assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # so the check above can fail
+    finally:
+        torch._dynamo.reset()

@@ -80,6 +80,13 @@ def test_a_checkpoint_without_its_component_configs_names_the_pull(tmp_path: Pat
     assert "gone" in gone.available() and "gone" not in gone.families()  # not advertised: not on disk
 
 
+def test_a_file_that_is_no_checkpoint_is_refused_with_the_reason(tiny_models: TinyPaths) -> None:
+    spec = ModelSpec(str(tiny_models.lora), "tiny-sd", single_file=True, config=str(tiny_models.sd))
+    registry = ModelRegistry({"lora-not-model": spec}, device="cpu")
+    with pytest.raises(BadInput, match=re.escape("tiny-style.safetensors is not a tiny-sd checkpoint")):
+        registry.pipeline("lora-not-model", "txt2img")
+
+
 def test_pulled_fp16_variant_files_load_and_a_missing_draft_decoder_falls_back(
     tiny_models: TinyPaths, tmp_path: Path
 ) -> None:

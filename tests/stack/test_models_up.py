@@ -16,8 +16,6 @@ from engine.tiny import build_tiny_models
 from tests.stack.upstack import UpProcess, free_port
 from tests.support.team_models import TeamModels, write_team_models
 
-pytestmark = pytest.mark.slow
-
 
 def _stage(up: UpProcess, thread_id: str) -> str | None:
     for channel in up.get("/api/channels")["channels"]:
@@ -49,6 +47,7 @@ def _env(team: TeamModels) -> dict[str, str]:
     return {"DRAFTLOOP_MODELS": str(team.catalog), "DRAFTLOOP_LORA_DIR": str(team.lora_dir)}
 
 
+@pytest.mark.slow
 def test_a_catalog_and_a_lora_folder_serve_a_team(tmp_path: Path) -> None:
     tiny = build_tiny_models(tmp_path / "tiny")
     team = write_team_models(tiny, tmp_path / "team")
@@ -84,3 +83,30 @@ def test_a_catalog_and_a_lora_folder_serve_a_team(tmp_path: Path) -> None:
     assert listing.returncode == 0, listing.stderr
     for word in ("house", "checkpoint", "studio", "ink", "inkwash", "xl-grain", str(tmp_path / "data")):
         assert word in listing.stdout, (word, listing.stdout)
+
+
+OPS = Path(__file__).resolve().parents[2] / "ops"
+
+
+def test_compose_pulls_the_default_model_before_the_worker_starts() -> None:
+    yaml = pytest.importorskip("yaml")
+    services = yaml.safe_load((OPS / "compose.yaml").read_text())["services"]
+    pull, worker = services["pull"], services["worker"]
+    assert worker["depends_on"]["pull"] == {"condition": "service_completed_successfully"}
+    assert (
+        "draftloop models pull" in pull["command"][0]
+        and "sdxl-turbo" in pull["environment"]["DRAFTLOOP_PULL"]
+    )
+    # the pull writes where the worker reads: the same volume, hub cache and weights folder
+    assert "models:/models" in pull["volumes"] and "models:/models" in worker["volumes"]
+    for key in ("HF_HOME", "DRAFTLOOP_WEIGHTS", "DRAFTLOOP_MODELS", "DRAFTLOOP_LORA_DIR"):
+        assert pull["environment"][key] == worker["environment"][key], key
+    assert worker["environment"]["DRAFTLOOP_MODEL"] == "${DRAFTLOOP_MODEL-sdxl-turbo}"  # a name pull knows
+
+
+def test_the_example_catalog_is_a_valid_catalog() -> None:
+    from engine.model_catalog_file import load_catalog
+
+    catalog = load_catalog(OPS / "models.example.toml")
+    assert catalog.default == "house" and catalog.models["house"].single_file
+    assert catalog.models["product"].family == "sdxl"

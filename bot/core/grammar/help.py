@@ -65,4 +65,5 @@ def _summary() -> str:
         "Candidates are numbered #1, #2, ... across the campaign; "
         "durations: 30s, 30m, 2h, 1d, 1h30m (a plain number is minutes)."
     )
+    lines.append("/help models lists the models and LoRAs the engine serves, with their trigger words.")
     return "\n".join(lines)

@@ -114,7 +114,7 @@ _PARAMS: tuple[Param, ...] = (
         greedy=True,
     ),
     Param("seed", "seed", IntRange(0, 2**32 - 1), "seed, to repeat an image", "42"),
-    Param("preset", "preset", Choice("draft", "preview", "final"), "quality preset", "preview"),
+    Param("preset", "preset", Choice("draft", "draft-dpm", "preview", "final"), "quality preset", "preview"),
     Param("model", "model", Name(), "model to use", "sdxl-turbo"),
     Param("steps", "steps", IntRange(1, 150), "denoising steps", "30"),
     Param("cfg", "cfg", FloatRange(0, 30), "guidance scale", "7"),

@@ -256,7 +256,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "show or change the campaign defaults",
         "/settings budget 10m quorum 3 vote 1h",
         "/settings",
-        flags=("budget", "quorum", "vote", "top", "n", "ar", "preset", "novotes", *_CAMPAIGN),
+        flags=("budget", "quorum", "vote", "top", "n", "ar", "preset", "novotes", "model", *_CAMPAIGN),
         bare_keys=True,
     ),
     CommandSpec(
@@ -297,4 +297,7 @@ BY_WORDS: dict[tuple[str, ...], CommandSpec] = {c.words: c for c in COMMANDS}
 BY_MODEL: dict[type[BaseModel], CommandSpec] = {c.model: c for c in COMMANDS}
 TOP_WORDS: tuple[str, ...] = tuple(dict.fromkeys(c.words[0] for c in COMMANDS))
 # what /help takes: each command's words, and the first word alone (``schedule``)
-TOPICS: tuple[str, ...] = tuple(dict.fromkeys(w for c in COMMANDS for w in (c.words[0], " ".join(c.words))))
+TOPICS: tuple[str, ...] = (
+    *dict.fromkeys(w for c in COMMANDS for w in (c.words[0], " ".join(c.words))),
+    "models",  # the models and LoRAs live workers serve (answered by the bot, from their heartbeats)
+)

@@ -65,6 +65,8 @@ def settings(c: Campaign, cmd: SettingsCmd, user: User, now: float) -> list[Effe
         s.preset = cmd.preset
     if cmd.no_votes is not None:
         s.advance_on_silence = cmd.no_votes == "scores"
+    if cmd.model is not None:
+        s.model = cmd.model
     note = ""
     for rnd in c.rounds:
         if rnd.open:
