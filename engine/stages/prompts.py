@@ -21,13 +21,16 @@ def prompt_kwargs(pipe: Any, prompts: list[str], negatives: list[str], guidance:
     Without guidance there are no negatives. A pipeline that zeroes the negative embeddings when it is
     given no negative prompt gets embeddings instead of strings, with zeros in the rows of the images
     whose negative is empty: each image then matches a call of its own with ``negative_prompt=None``
-    or with its negative, so images with and without one can share a call.
+    or with its negative, so images with and without one can share a call. When no image has one, the
+    pipeline zeroes them itself and no negative is encoded.
     """
     if guidance <= 1.0:
         return {"prompt": prompts, "negative_prompt": None}
     empty = [not negative.strip() for negative in negatives]
     if not any(empty) or not zeros_for_empty_negative(pipe):
         return {"prompt": prompts, "negative_prompt": negatives}
+    if all(empty):  # the pipeline's own zeros, without encoding negatives only to zero them
+        return {"prompt": prompts, "negative_prompt": None}
     embeds, negative_embeds, pooled, negative_pooled = pipe.encode_prompt(
         prompt=prompts,
         device=pipe._execution_device,

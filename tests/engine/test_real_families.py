@@ -179,6 +179,11 @@ def test_sdxl_zeroes_only_the_empty_negatives(tiny_registry: ModelRegistry) -> N
         "negative_prompt": ["blurry"],
     }
     assert prompt_kwargs(sdxl, ["a fox"], [""], 0.0) == {"prompt": ["a fox"], "negative_prompt": None}
+    # no image has a negative: the pipeline zeroes them itself, nothing is encoded only to be zeroed
+    assert prompt_kwargs(sdxl, ["a fox", "a boat"], ["", " "], 5.0) == {
+        "prompt": ["a fox", "a boat"],
+        "negative_prompt": None,
+    }
     sd = tiny_registry.pipeline("tiny-sd", "txt2img")
     assert prompt_kwargs(sd, ["a fox"], [""], 5.0) == {"prompt": ["a fox"], "negative_prompt": [""]}
 
