@@ -26,7 +26,7 @@ from bot.state.connection import RedisHealth, health_of
 from bot.state.retention import DEFAULT_RETENTION_SECONDS
 from bot.state.schedules import ScheduleStore
 from bot.usecases import buttons, engine_results, queries, reactions, rounds
-from bot.usecases.commands import run_command
+from bot.usecases.commands import Typed, run_command
 from bot.usecases.context import UseCaseContext
 from bot.usecases.cycle import new_campaign_id, start_campaign
 from bot.usecases.delivery import DEFAULT_SWEEP_AFTER_SECONDS
@@ -101,7 +101,7 @@ class CampaignService:
             platform,
             event_id,
             lambda: run_command(
-                self.ctx, self.schedules, platform, channel_id, thread_id, user, command, attachments
+                self.ctx, self.schedules, Typed(platform, channel_id, thread_id, user, command, attachments)
             ),
             [],
         )

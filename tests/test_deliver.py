@@ -11,8 +11,14 @@ import pytest
 import redis.asyncio as aioredis
 from PIL import Image
 
+from bot.core import machine
+from bot.core.effects import Post, UpdateStatus
+from bot.core.events import Packed
 from bot.core.messages import MessageFile
+from bot.core.model import ThreadRef
+from bot.service import CampaignService
 from engine.artifacts import ArtifactStore
+from tests.test_outbox import DownForFirstPost
 from tests.test_service import OWNER, PLATFORM, World, make_world, voting_campaign
 from tests.test_service import deliver as run_engine
 
@@ -81,6 +87,47 @@ async def test_deliver_from_the_channel_names_the_campaign(world: World) -> None
     assert "Packing 1 final: #5." in reply
     (post,) = [m for _, m, _ in w.presenter.posts if m.files]
     assert zip_of(w, post.files[0]).namelist()[0].startswith("005-refine-")
+
+
+async def test_a_delivery_whose_post_failed_is_retried_by_the_sweep_and_shown_once(world: World) -> None:
+    w = world
+    campaign_id, _ = await voting_campaign(w)
+    await w.service.handle_text(PLATFORM, "chan", THREAD, OWNER, "/select 1")
+    await run_engine(w)
+    down = DownForFirstPost()
+    service = CampaignService(w.redis, w.artifacts, {PLATFORM: down}, clock=w.clock, retention_seconds=5000)
+
+    (reply,) = await service.handle_text(PLATFORM, "chan", THREAD, OWNER, "/deliver")
+    assert reply == "Packing 1 final: #5."
+    assert down.failed and not [m for _, m, _ in down.posts if m.files]
+    campaign = await service.campaign(campaign_id)
+    assert campaign is not None and campaign.deliverables == [5]
+    assert "delivered #5" in down.statuses[-1][1]
+
+    w.clock.now += 60
+    await service.deliver_stale_effects(w.clock.now)
+    (post,) = [m for _, m, _ in down.posts if m.files]
+    assert "#5" in post.text and zip_of(w, post.files[0]).namelist()[0].startswith("005-refine-")
+    w.clock.now += 60
+    await service.deliver_stale_effects(w.clock.now)
+    assert len([m for _, m, _ in down.posts if m.files]) == 1
+
+
+def test_each_delivery_is_a_new_version_whose_post_carries_the_files() -> None:
+    thread = ThreadRef(platform=PLATFORM, channel_id="chan", thread_id=THREAD)
+    campaign = machine.new_campaign("c1", thread, OWNER, now=1.0)
+    zip_file = MessageFile(name="fox-finals.zip", artifact="ab" * 32, size=10, media_type="application/zip")
+    sheet = MessageFile(name="fox-contact-sheet.png", artifact="cd" * 32, size=5, media_type="image/png")
+    packed = Packed(user=OWNER, zip_file=zip_file, sheet=sheet, numbers=[5, 6])
+    once, effects = machine.apply(campaign, packed, 2.0)
+    post, status = effects
+    assert (
+        isinstance(post, Post) and post.message.files == [zip_file, sheet] and "#5, #6" in post.message.text
+    )
+    assert isinstance(status, UpdateStatus) and "delivered #5, #6" in status.text
+    assert once.deliverables == [5, 6] and once.deliveries == 1
+    twice, _ = machine.apply(once, packed, 2.0)  # the same package again, at the same time
+    assert twice != once and twice.deliveries == 2
 
 
 def test_an_over_limit_file_says_where_the_full_file_is() -> None:

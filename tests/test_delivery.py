@@ -139,14 +139,17 @@ async def test_a_failed_reaction_seed_resumes_without_a_second_grid_and_votes_co
     assert (await w.service.vote_counts(grid.campaign_id, 1))[2] == 1
 
 
-async def test_a_post_given_up_on_is_said_in_the_thread_in_one_line(w: World) -> None:
-    presenter = PartsPresenter(failing_kinds={MessageKind.GRID})
-    w = with_presenter(w, presenter)
+async def draft_and_sweep_past_the_last_try(w: World) -> None:
     assert await w.service.handle_text(PLATFORM, "chan", None, OWNER, "/draft a red fox --n 4") == []
     await deliver(w)
     for _ in range(MAX_POST_TRIES + 2):
         w.clock.now += 60
         await w.service.deliver_stale_effects(w.clock.now)
+
+
+async def test_a_post_given_up_on_is_said_in_the_thread_in_one_line(w: World) -> None:
+    presenter = PartsPresenter(failing_kinds={MessageKind.GRID})
+    await draft_and_sweep_past_the_last_try(with_presenter(w, presenter))
     notices = [m.text for _, m, _ in presenter.posts if "couldn't post" in m.text]
     said = f"I couldn't post the voting grid here after {MAX_POST_TRIES} tries; /status shows where"
     assert notices == [f"{said} the campaign is."]
@@ -155,12 +158,7 @@ async def test_a_post_given_up_on_is_said_in_the_thread_in_one_line(w: World) ->
 
 async def test_a_post_given_up_on_halfway_says_part_of_it_is_missing(w: World) -> None:
     presenter = PartsPresenter(reaction_failures=100)
-    w = with_presenter(w, presenter)
-    assert await w.service.handle_text(PLATFORM, "chan", None, OWNER, "/draft a red fox --n 4") == []
-    await deliver(w)
-    for _ in range(MAX_POST_TRIES + 2):
-        w.clock.now += 60
-        await w.service.deliver_stale_effects(w.clock.now)
+    await draft_and_sweep_past_the_last_try(with_presenter(w, presenter))
     assert len(presenter.grids()) == 1
     notices = [m.text for _, m, _ in presenter.posts if "couldn't" in m.text]
     assert notices == [

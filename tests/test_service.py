@@ -92,6 +92,11 @@ async def until(check: Callable[[], Awaitable[bool]]) -> None:
 def finish(job: Job, artifacts: ArtifactStore) -> Result:
     """What an engine worker sends back for a job: one stored image per seed."""
     images = [ImageOut(artifact=artifacts.put(png(seed)), seed=seed, width=8, height=8) for seed in job.seeds]
+    return done(job, images)
+
+
+def done(job: Job, images: list[ImageOut]) -> Result:
+    """A job's successful result with these images (0.4 device seconds)."""
     return Result(
         job_id=job.job_id,
         campaign_id=job.campaign_id,

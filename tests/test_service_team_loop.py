@@ -13,7 +13,7 @@ from bot.core.model import Campaign, Stage, User
 from bot.usecases.jobs import ResultConsumer
 from engine import api
 from engine.api import ImageOut, Job, JobKind, Progress, Result
-from tests.test_service import OWNER, PLATFORM, World, artifacts, queued_jobs, world
+from tests.test_service import OWNER, PLATFORM, World, artifacts, done, queued_jobs, world
 
 __all__ = ["artifacts", "world"]  # the fixtures this module uses
 
@@ -43,14 +43,7 @@ def result(w: World, job: Job, scores: dict[int, float]) -> Result:
         )
         for index, seed in enumerate(job.seeds)
     ]
-    return Result(
-        job_id=job.job_id,
-        campaign_id=job.campaign_id,
-        kind=job.kind,
-        ok=True,
-        images=images,
-        device_seconds=0.4,
-    )
+    return done(job, images)
 
 
 async def deliver(w: World, scores: dict[int, float] | None = None) -> None:

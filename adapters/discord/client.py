@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import discord
@@ -171,15 +171,7 @@ class DiscordAdapter(discord.Client):
     async def run_command(
         self, interaction: discord.Interaction[Any], name: str, options: dict[str, Any]
     ) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            replies = await self._command(interaction, name, options)
-        except BotUnavailable as exc:
-            replies = [exc.text]
-        except Exception:
-            log.exception("/%s failed", name)
-            replies = [_FAILED]
-        await self._reply(interaction, replies)
+        await self._answer(interaction, f"/{name}", lambda: self._command(interaction, name, options))
 
     async def _command(
         self, interaction: discord.Interaction[Any], name: str, options: dict[str, Any]
@@ -223,6 +215,20 @@ class DiscordAdapter(discord.Client):
                 return [str(exc)]
         return replies + [f"Started the campaign in <#{ref.thread_id}>." for ref in act.opened]
 
+    async def _answer(
+        self, interaction: discord.Interaction[Any], what: str, work: Callable[[], Awaitable[list[str]]]
+    ) -> None:
+        """Acknowledge at once (Discord allows 3 s), then send ``work``'s replies to the person alone."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            replies = await work()
+        except BotUnavailable as exc:
+            replies = [exc.text]
+        except Exception:
+            log.exception("%s failed", what)
+            replies = [_FAILED]
+        await self._reply(interaction, replies)
+
     async def _reply(self, interaction: discord.Interaction[Any], replies: list[str]) -> None:
         texts = [t for reply in replies for t in chunks(reply, MAX_CONTENT) if t.strip()] or ["Done."]
         for text in texts:
@@ -233,18 +239,13 @@ class DiscordAdapter(discord.Client):
     # --- buttons ----------------------------------------------------------------------------------------
 
     async def on_action_button(self, interaction: discord.Interaction[Any], action_id: str) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
+        async def press() -> list[str]:
             with self.presenter.acting(str(interaction.user.id)):
-                replies = await self.service.handle_action(
+                return await self.service.handle_action(
                     PLATFORM, action_id, self.user_of(interaction.user), event_id=str(interaction.id)
                 )
-        except BotUnavailable as exc:
-            replies = [exc.text]
-        except Exception:
-            log.exception("button %s failed", action_id)
-            replies = [_FAILED]
-        await self._reply(interaction, replies)
+
+        await self._answer(interaction, f"button {action_id}", press)
 
     # --- reactions --------------------------------------------------------------------------------------
 

@@ -9,9 +9,6 @@ the votes agreeing. Any other reaction is a plain chat reaction, shown as asked.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Hashable
-from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
@@ -23,32 +20,9 @@ from adapters.web.presenter import PLATFORM, message_json
 from adapters.web.service_api import WebContext
 from bot.core.messages import NUMBER_EMOJI
 from bot.core.model import User
+from bot.keyed_locks import KeyedLocks
 
 MAX_EMOJI_CHARS = 16
-
-
-class KeyedLocks:
-    """One ``asyncio.Lock`` per key, kept only while someone holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 class ReactionRoutes:

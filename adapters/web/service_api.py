@@ -12,6 +12,12 @@ from bot.core.model import Campaign, ThreadRef, User
 
 
 class CampaignServiceAPI(Protocol):
+    """The playground's port: the part of ``CampaignService`` its routes may call, and nothing more.
+
+    It repeats those signatures on purpose: mypy checks the real service against it where the wiring
+    hands the service to ``WebApp``, and the routes cannot reach the rest of the service.
+    """
+
     async def handle_text(
         self,
         platform: str,

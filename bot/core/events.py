@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.commands import Command
+from bot.core.messages import MessageFile
 from bot.core.model import ThreadRef, User
 from engine.api import Result
 
@@ -53,4 +54,14 @@ class Tallied(BaseModel):
     tally: Tally = Field(default_factory=dict)
 
 
-Event = CommandEvent | ResultEvent | CloseRound | Tallied
+class Packed(BaseModel):
+    """/deliver's zip and contact sheet are in the artifact store: post them in the thread."""
+
+    model_config = ConfigDict(frozen=True)
+    user: User
+    zip_file: MessageFile
+    sheet: MessageFile
+    numbers: list[int]
+
+
+Event = CommandEvent | ResultEvent | CloseRound | Tallied | Packed

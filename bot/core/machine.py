@@ -32,7 +32,7 @@ from bot.core.commands import (
     Vary,
 )
 from bot.core.effects import Effect, Reply
-from bot.core.events import CloseRound, CommandEvent, Event, ResultEvent, Tallied
+from bot.core.events import CloseRound, CommandEvent, Event, Packed, ResultEvent, Tallied
 from bot.core.model import TERMINAL_STAGES, Campaign, Stage, ThreadRef, User
 from bot.core.transitions import admin, deliver, finals, rounds
 from bot.core.transitions.base import Refused
@@ -111,6 +111,8 @@ def _apply(campaign: Campaign, event: Event, now: float) -> tuple[Campaign, list
         effects = rounds.close_round(work, event, now)
     elif isinstance(event, Tallied):
         effects = rounds.record_tally(work, event, now)
+    elif isinstance(event, Packed):
+        effects = deliver.packed(work, event, now)
     else:
         effects = None
     if effects is None:

@@ -167,6 +167,7 @@ class Campaign(BaseModel):
     ledger: list[LedgerEntry] = Field(default_factory=list)
     selected: list[int] = Field(default_factory=list)  # winners carried into refine / edits
     deliverables: list[int] = Field(default_factory=list)
+    deliveries: int = 0  # /deliver packages posted, so each one is a new version with its own post
     failure: str | None = None
     finished_at: float | None = None
 

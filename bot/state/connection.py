@@ -11,8 +11,10 @@ when Redis goes away and one when it is back, however many requests failed in be
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,18 +120,18 @@ class _WatchedConnection(AbstractConnection):
         self.health.mark_up()
 
     async def send_packed_command(self, *args: Any, **kwargs: Any) -> None:
-        try:
+        with self._talking():
             await super().send_packed_command(*args, **kwargs)
-        except BotUnavailable:
-            raise
-        except RedisConnectionError as exc:
-            raise _reconnecting(self.health, exc, down=True) from exc
-        except RedisTimeoutError as exc:
-            raise _reconnecting(self.health, exc, down=False) from exc
 
     async def read_response(self, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with self._talking():
             return await super().read_response(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def _talking(self) -> Iterator[None]:
+        """A lost connection means Redis is down; a timeout on a live one only that it is slow."""
+        try:
+            yield
         except BotUnavailable:
             raise
         except RedisConnectionError as exc:

@@ -8,27 +8,16 @@ campaigns stored effects and when, so a periodic sweep finds the ones nobody cam
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
-from bot.core.effects import (
-    CancelJobs,
-    CloseVoting,
-    Effect,
-    Enqueue,
-    OpenVoting,
-    Post,
-    Reply,
-    UpdateStatus,
-)
+from bot.core.effects import Effect
 from bot.state import keys
 from bot.state.codec import as_str
 
-_TYPES: dict[str, type[BaseModel]] = {
-    cls.__name__: cls for cls in (Enqueue, CancelJobs, Post, UpdateStatus, Reply, OpenVoting, CloseVoting)
-}
+_TYPES: dict[str, type[BaseModel]] = {cls.__name__: cls for cls in get_args(Effect)}
 _TRIES = "tries:"
 
 # KEYS[1] the outbox index; ARGV: campaign id, the score the caller saw empty

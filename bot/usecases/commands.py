@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from bot.core import machine, phrasing
 from bot.core.commands import Command, Deliver, Draft, ScheduleAdd, ScheduleList, ScheduleRemove
@@ -14,36 +15,32 @@ from bot.usecases.cycle import apply_event, start_campaign
 from bot.usecases.schedules import ScheduleDesk
 
 
-async def run_command(
-    ctx: UseCaseContext,
-    schedules: ScheduleDesk,
-    platform: str,
-    channel_id: str,
-    thread_id: str | None,
-    user: User,
-    command: Command,
-    attachments: Mapping[str, bytes],
-) -> list[str]:
+@dataclass(frozen=True)
+class Typed:
+    """A command as someone typed it: where, by whom, with which uploads."""
+
+    platform: str
+    channel_id: str
+    thread_id: str | None
+    user: User
+    command: Command
+    attachments: Mapping[str, bytes]
+
+
+async def run_command(ctx: UseCaseContext, schedules: ScheduleDesk, typed: Typed) -> list[str]:
     """The replies for the person who typed it, phrased for where they typed it; what the thread should
     see goes through the presenter."""
-    phrase = phrasing.for_thread(platform) if thread_id is not None else phrasing.for_channel(platform)
-    replies = await _run(ctx, schedules, platform, channel_id, thread_id, user, command, attachments, phrase)
-    return [phrase.text(reply) for reply in replies]
+    platform = typed.platform
+    phrase = phrasing.for_thread(platform) if typed.thread_id is not None else phrasing.for_channel(platform)
+    return [phrase.text(reply) for reply in await _run(ctx, schedules, typed, phrase)]
 
 
 async def _run(
-    ctx: UseCaseContext,
-    schedules: ScheduleDesk,
-    platform: str,
-    channel_id: str,
-    thread_id: str | None,
-    user: User,
-    command: Command,
-    attachments: Mapping[str, bytes],
-    phrase: phrasing.Phrasing,
+    ctx: UseCaseContext, schedules: ScheduleDesk, typed: Typed, phrase: phrasing.Phrasing
 ) -> list[str]:
+    platform, channel_id, thread_id, user = typed.platform, typed.channel_id, typed.thread_id, typed.user
     try:
-        command = await uploads.ImageResolver(ctx.artifacts, attachments).command(command)
+        command = await uploads.ImageResolver(ctx.artifacts, typed.attachments).command(typed.command)
     except uploads.UploadError as exc:
         return [str(exc)]
     campaign = None

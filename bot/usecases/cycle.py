@@ -117,25 +117,16 @@ async def start_campaign(
     now = ctx.clock()
     used = await quota_used(ctx, user, now)
     campaign_id = new_campaign_id()
+
+    def draft_in(thread: ThreadRef) -> tuple[Campaign, list[Effect]]:
+        event = CommandEvent(user=user, command=draft, thread=thread, lane=lane)
+        return step(ctx, new_campaign(ctx, campaign_id, thread, user, now), event, now, used)
+
     # A dry run in a placeholder thread: a refused /draft opens no thread.
-    probe = ThreadRef(platform=platform, channel_id=channel_id, thread_id="")
-    _, effects = step(
-        ctx,
-        new_campaign(ctx, campaign_id, probe, user, now),
-        CommandEvent(user=user, command=draft, thread=probe, lane=lane),
-        now,
-        used,
-    )
+    _, effects = draft_in(ThreadRef(platform=platform, channel_id=channel_id, thread_id=""))
     if not any(isinstance(e, Enqueue) for e in effects):
         return replies(effects)
-    thread = await presenter.open_thread(channel_id, title=draft.prompt[:80])
-    campaign, effects = step(
-        ctx,
-        new_campaign(ctx, campaign_id, thread, user, now),
-        CommandEvent(user=user, command=draft, thread=thread, lane=lane),
-        now,
-        used,
-    )
+    campaign, effects = draft_in(await presenter.open_thread(channel_id, title=draft.prompt[:80]))
     await ctx.campaigns.create(campaign, durable(campaign.id, effects, False), now)
     if ctx.quota_images_per_day is not None:
         await ctx.quota.add(user.id, images_asked(effects), now)

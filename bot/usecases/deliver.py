@@ -13,32 +13,24 @@ import io
 import json
 import re
 import zipfile
-from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
 from bot.core import machine
 from bot.core.commands import Deliver
-from bot.core.effects import Post, Reply
-from bot.core.events import CommandEvent
-from bot.core.messages import Message, MessageFile, MessageKind
+from bot.core.effects import Reply
+from bot.core.events import CommandEvent, Packed
+from bot.core.messages import MessageFile
 from bot.core.model import Campaign, Candidate, User
-from bot.core.transitions.deliver import finals, lineage
+from bot.core.transitions.deliver import LINEAGE_NAME, finals, lineage
 from bot.usecases.context import UseCaseContext
+from bot.usecases.cycle import apply_event
 from engine.artifacts import ArtifactStore
 
 SHEET_TILE = 256
 SHEET_COLUMNS = 4
 SHEET_CAPTION = 20
 SHEET_NAME = "contact-sheet.png"
-LINEAGE_NAME = "lineage.json"
-
-
-@dataclass(frozen=True)
-class Package:
-    zip_file: MessageFile
-    sheet: MessageFile
-    numbers: list[int]
 
 
 def slug(text: str, most: int = 40) -> str:
@@ -70,7 +62,7 @@ def contact_sheet(images: list[tuple[Candidate, bytes]]) -> bytes:
     return out.getvalue()
 
 
-def pack(artifacts: ArtifactStore, campaign: Campaign, delivered: list[Candidate]) -> Package:
+def pack(artifacts: ArtifactStore, campaign: Campaign, delivered: list[Candidate], user: User) -> Packed:
     """Build the zip and the contact sheet and store both (blocking: run it in a thread)."""
     images = [(cand, artifacts.get(cand.artifact)) for cand in delivered]
     sheet = contact_sheet(images)
@@ -89,23 +81,7 @@ def pack(artifacts: ArtifactStore, campaign: Campaign, delivered: list[Candidate
     sheet_file = MessageFile(
         name=f"{base}-{SHEET_NAME}", artifact=artifacts.put(sheet), size=len(sheet), media_type="image/png"
     )
-    return Package(zip_file=zip_file, sheet=sheet_file, numbers=[cand.number for cand in delivered])
-
-
-def delivery_message(campaign: Campaign, package: Package, user: User) -> Message:
-    numbers = ", ".join(f"#{n}" for n in package.numbers)
-    count = len(package.numbers)
-    text = (
-        f"Delivery for {user.name or user.id}: {count} final{'s' if count != 1 else ''} ({numbers}) in "
-        f"{package.zip_file.name}, with a contact sheet and {LINEAGE_NAME}. Each PNG carries its recipe "
-        "(prompt, seed, model, steps, sampler, parent) in its text chunks."
-    )
-    return Message(
-        kind=MessageKind.TEXT,
-        campaign_id=campaign.id,
-        text=text,
-        files=[package.zip_file, package.sheet],
-    )
+    return Packed(user=user, zip_file=zip_file, sheet=sheet_file, numbers=[cand.number for cand in delivered])
 
 
 async def deliver(ctx: UseCaseContext, campaign: Campaign, user: User, command: Deliver) -> list[str]:
@@ -114,6 +90,6 @@ async def deliver(ctx: UseCaseContext, campaign: Campaign, user: User, command: 
     refused = [e.text for e in effects if isinstance(e, Reply) and e.error]
     if refused:
         return refused
-    package = await asyncio.to_thread(pack, ctx.artifacts, campaign, finals(campaign))
-    await ctx.effects.perform_unsaved(campaign, [Post(message=delivery_message(campaign, package, user))])
+    package = await asyncio.to_thread(pack, ctx.artifacts, campaign, finals(campaign), user)
+    await apply_event(ctx, campaign.id, package, user=user)
     return [e.text for e in effects if isinstance(e, Reply)]

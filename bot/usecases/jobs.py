@@ -164,7 +164,7 @@ class ResultConsumer:
                 raise
             except Exception:
                 log.exception("result handling failed; the entry stays pending and will be retried")
-                await _wait(stop, 1.0)
+                await sleep_or_stop(stop, 1.0)
 
     def _decode(self, entry_id: str, fields: dict[Any, Any] | None) -> Result | None:
         if not fields:  # deleted from the stream while pending
@@ -176,7 +176,8 @@ class ResultConsumer:
             return None
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
+async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or until ``stop`` is set if that comes first."""
     try:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
     except TimeoutError:

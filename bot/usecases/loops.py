@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
 
 from bot.service import CampaignService
 from bot.state import keys
-from bot.usecases.jobs import ResultConsumer
+from bot.usecases.jobs import ResultConsumer, sleep_or_stop
 from engine.api import Progress
 
 log = logging.getLogger(__name__)
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
+async def _every(
+    stop: asyncio.Event, interval: float, work: Callable[[], Awaitable[object]], failed: str
+) -> None:
+    """Run ``work`` every ``interval`` seconds until ``stop``; a failure is logged and tried next time."""
+    while not stop.is_set():
+        try:
+            await work()
+        except Exception:
+            log.exception(failed)
+        await sleep_or_stop(stop, interval)
 
 
 async def result_loop(service: CampaignService, consumer: ResultConsumer, stop: asyncio.Event) -> None:
@@ -28,12 +34,9 @@ async def result_loop(service: CampaignService, consumer: ResultConsumer, stop: 
 
 
 async def deadline_loop(service: CampaignService, stop: asyncio.Event, interval: float = 1.0) -> None:
-    while not stop.is_set():
-        try:
-            await service.close_due_rounds(service.clock())
-        except Exception:
-            log.exception("closing due rounds failed")
-        await _sleep_or_stop(stop, interval)
+    await _every(
+        stop, interval, lambda: service.close_due_rounds(service.clock()), "closing due rounds failed"
+    )
 
 
 async def effects_loop(
@@ -41,31 +44,28 @@ async def effects_loop(
 ) -> None:
     """Perform saved effects that the replica which saved them did not perform (it stopped, or a post
     failed)."""
-    while not stop.is_set():
-        try:
-            await service.deliver_stale_effects(service.clock(), older_than)
-        except Exception:
-            log.exception("performing stored effects failed")
-        await _sleep_or_stop(stop, interval)
+    await _every(
+        stop,
+        interval,
+        lambda: service.deliver_stale_effects(service.clock(), older_than),
+        "performing stored effects failed",
+    )
 
 
 async def schedule_loop(service: CampaignService, stop: asyncio.Event, interval: float = 5.0) -> None:
     """Open a campaign thread for each due schedule; a run missed while no replica was up fires once."""
-    while not stop.is_set():
-        try:
-            await service.fire_due_schedules(service.clock())
-        except Exception:
-            log.exception("firing due schedules failed")
-        await _sleep_or_stop(stop, interval)
+    await _every(
+        stop, interval, lambda: service.fire_due_schedules(service.clock()), "firing due schedules failed"
+    )
 
 
 async def silent_workers_loop(service: CampaignService, stop: asyncio.Event, interval: float = 30.0) -> None:
-    while not stop.is_set():
-        try:
-            await service.forget_silent_workers(service.clock())
-        except Exception:
-            log.exception("forgetting silent workers failed")
-        await _sleep_or_stop(stop, interval)
+    await _every(
+        stop,
+        interval,
+        lambda: service.forget_silent_workers(service.clock()),
+        "forgetting silent workers failed",
+    )
 
 
 async def progress_loop(service: CampaignService, stop: asyncio.Event) -> None:
@@ -86,7 +86,7 @@ async def progress_loop(service: CampaignService, stop: asyncio.Event) -> None:
             raise
         except Exception:
             log.exception("progress relay failed; resubscribing")
-            await _sleep_or_stop(stop, 1.0)
+            await sleep_or_stop(stop, 1.0)
         finally:
             await pubsub.aclose()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -27,21 +27,8 @@ CHANNEL = "C0DESIGN"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = await FakeSlack().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def stack(redis: aioredis.Redis, tmp_data_dir: Path, fake: FakeSlack) -> AsyncIterator[SlackStack]:
-    s = await make_stack(redis, tmp_data_dir, fake, approvers=("UAPPROVER",))
-    try:
-        yield s
-    finally:
-        await s.close()
+def stack_options() -> dict[str, Any]:
+    return {"approvers": ("UAPPROVER",)}
 
 
 @dataclass
@@ -50,6 +37,10 @@ class Started:
     thread_ts: str
     grid: Posted
     round_no: int
+
+    @property
+    def thread(self) -> ThreadRef:
+        return ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=self.thread_ts)
 
 
 def _parents(fake: FakeSlack) -> list[Posted]:
@@ -428,7 +419,7 @@ async def test_a_long_text_is_split_into_several_messages_like_on_discord(stack:
     fake = stack.fake
     campaign = await stack.service.campaign(started.campaign_id)
     assert campaign is not None
-    thread = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=started.thread_ts)
+    thread = started.thread
     intro = "\n".join(
         f"line {i:03d}: " + "the quick brown fox jumps over the lazy dog " * 2 for i in range(80)
     )

@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-import redis.asyncio as aioredis
 
 from bot.core.messages import Message, MessageFile, MessageKind
-from bot.core.model import ThreadRef
 from bot.state.post_log import MemoryPostLog
-from tests.slack.fake_slack import FakeSlack
-from tests.slack.slack_stack import SlackStack, make_stack
+from tests.slack.slack_stack import SlackStack
 from tests.slack.test_slack_adapter import CHANNEL, start_campaign
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = await FakeSlack().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def stack(redis: aioredis.Redis, tmp_data_dir: Path, fake: FakeSlack) -> AsyncIterator[SlackStack]:
-    s = await make_stack(redis, tmp_data_dir, fake)
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def test_delivery_files_are_uploaded_into_the_thread_once(stack: SlackStack) -> None:
     fake = stack.fake
     started = await start_campaign(stack, n=2)
-    thread = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=started.thread_ts)
+    thread = started.thread
     zipped, sheet = os.urandom(3000), os.urandom(1500)
     files = [
         MessageFile(name="fox-finals.zip", artifact=stack.artifacts.put(zipped), size=3000),

@@ -5,39 +5,17 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 
 from adapters.slack.presenter import SlackPresenter
-from bot.core.model import ThreadRef
 from bot.core.render import voting_grid
 from bot.ports import RateLimited
 from bot.state.post_log import MemoryPostLog, RedisPostLog
 from tests.slack import slack_rules as rules
 from tests.slack.fake_slack import BOT_TOKEN, BOT_USER_ID, FakeSlack
-from tests.slack.slack_stack import SlackStack, make_stack
+from tests.slack.slack_stack import SlackStack
 from tests.slack.test_slack_adapter import CHANNEL, start_campaign
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = await FakeSlack().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def stack(redis: aioredis.Redis, tmp_data_dir: Path, fake: FakeSlack) -> AsyncIterator[SlackStack]:
-    s = await make_stack(redis, tmp_data_dir, fake)
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def test_the_fake_refuses_what_slack_refuses(fake: FakeSlack) -> None:
@@ -78,7 +56,7 @@ async def test_a_rate_limited_status_edit_raises_instead_of_sleeping(stack: Slac
     fake, presenter = stack.fake, stack.presenter
     fake.per_minute["chat.update"] = 2
     fake.new_minute()
-    thread = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=started.thread_ts)
+    thread = started.thread
     line = await presenter.post_status(thread, "step 1/4")
     await presenter.edit_status(thread, line, "step 2/4")
     await presenter.edit_status(thread, line, "step 3/4")
@@ -96,7 +74,7 @@ async def test_a_post_stopped_by_a_rate_limit_resumes_where_it_stopped(stack: Sl
     fake, presenter = stack.fake, stack.presenter
     campaign = await stack.service.campaign(started.campaign_id)
     assert campaign is not None
-    thread = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=started.thread_ts)
+    thread = started.thread
     message = voting_grid(campaign, campaign.rounds[0])
     log = RedisPostLog(
         stack.redis, "effect-resume", platform="slack", campaign_id=campaign.id, round_no=message.round_no
@@ -127,7 +105,7 @@ async def test_a_finished_post_is_not_shown_again(stack: SlackStack) -> None:
     fake = stack.fake
     campaign = await stack.service.campaign(started.campaign_id)
     assert campaign is not None
-    thread = ThreadRef(platform="slack", channel_id=CHANNEL, thread_id=started.thread_ts)
+    thread = started.thread
     log = MemoryPostLog()
     message = voting_grid(campaign, campaign.rounds[0])
     first = await stack.presenter.post(thread, message, log)

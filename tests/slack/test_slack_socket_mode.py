@@ -3,8 +3,8 @@ fake Slack hands out a WebSocket and drives a whole campaign over it, acknowledg
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,26 +15,13 @@ from bot.service import CampaignService
 from engine.api import JobKind
 from engine.artifacts import ArtifactStore
 from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
-from tests.slack.slack_stack import SlackStack, make_stack, wait_for
+from tests.slack.slack_stack import SlackStack, wait_for
 from tests.slack.test_slack_adapter import CHANNEL
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = await FakeSlack().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def stack(redis: aioredis.Redis, tmp_data_dir: Path, fake: FakeSlack) -> AsyncIterator[SlackStack]:
-    s = await make_stack(redis, tmp_data_dir, fake, socket_mode=True)
-    try:
-        yield s
-    finally:
-        await s.close()
+def stack_options() -> dict[str, Any]:
+    return {"socket_mode": True}
 
 
 async def test_a_whole_campaign_over_socket_mode(stack: SlackStack) -> None:

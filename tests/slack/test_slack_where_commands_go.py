@@ -3,35 +3,13 @@ its campaign, and reactions on the pictures are votes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-import redis.asyncio as aioredis
 
 from bot.core.model import ThreadRef
 from engine.api import JobKind
-from tests.slack.fake_slack import BOT_USER_ID, FakeSlack
-from tests.slack.slack_stack import SlackStack, make_stack
+from tests.slack.fake_slack import BOT_USER_ID
+from tests.slack.slack_stack import SlackStack
 from tests.slack.test_slack_adapter import CHANNEL, start_campaign
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = await FakeSlack().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
-async def stack(redis: aioredis.Redis, tmp_data_dir: Path, fake: FakeSlack) -> AsyncIterator[SlackStack]:
-    s = await make_stack(redis, tmp_data_dir, fake)
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 async def _new_jobs(stack: SlackStack, known: set[str]) -> list[str]:

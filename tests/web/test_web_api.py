@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -18,20 +17,9 @@ from bot.core.messages import NUMBER_EMOJI
 from engine import api
 from engine.api import JobKind
 from tests.support.engine_standin import png
-from tests.web.web_stack import Stack, make_stack
+from tests.web.web_stack import Client, Stack, make_stack
 
 HEADERS = {"X-Draftloop-Client": "test"}
-Client = TestClient[Any, Any]
-
-
-@pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[Client]:
-    c: Client = TestClient(TestServer(stack.web.app, host="127.0.0.1"))
-    await c.start_server()
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 async def post(

@@ -5,31 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.web.history import HistoryWriter, load_state
 from adapters.web.parsing import clean_text
 from adapters.web.presenter import WebPresenter
 from bot.core.messages import NUMBER_EMOJI
 from tests.web.test_web_api import HEADERS, messages, post, send, start_voting
-from tests.web.web_stack import Stack
-
-Client = TestClient[Any, Any]
-
-
-@pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[Client]:
-    c: Client = TestClient(TestServer(stack.web.app, host="127.0.0.1"))
-    await c.start_server()
-    try:
-        yield c
-    finally:
-        await c.close()
+from tests.web.web_stack import Client, Stack
 
 
 async def raw_post(client: Client, path: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:

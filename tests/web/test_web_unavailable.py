@@ -4,27 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from bot.availability import BUSY_TEXT, RECONNECTING_TEXT, BotBusy, BotReconnecting, BotUnavailable
-from tests.web.web_stack import Stack
+from tests.web.web_stack import Client, Stack
 
-Client = TestClient[Any, Any]
 HEADERS = {"X-Draftloop-Client": "test", "Content-Type": "application/json"}
-
-
-@pytest.fixture
-async def client(stack: Stack) -> AsyncIterator[Client]:
-    c: Client = TestClient(TestServer(stack.web.app, host="127.0.0.1"))
-    await c.start_server()
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 @pytest.mark.parametrize(("error", "text"), [(BotReconnecting(), RECONNECTING_TEXT), (BotBusy(), BUSY_TEXT)])

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient
 
 from adapters.web.app import WebApp
 from adapters.web.presenter import WebPresenter
 from bot.service import CampaignService
 from engine.artifacts import ArtifactStore
 from tests.support.engine_standin import EngineStandIn
+
+Client = TestClient[Any, Any]  # the playground under aiohttp's test client (tests/web/conftest.py)
 
 
 @dataclass
