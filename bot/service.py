@@ -31,6 +31,7 @@ from bot.usecases.context import UseCaseContext
 from bot.usecases.cycle import new_campaign_id, start_campaign
 from bot.usecases.delivery import DEFAULT_SWEEP_AFTER_SECONDS
 from bot.usecases.schedules import ScheduleDesk
+from bot.usecases.standing import StandingRefresher
 from engine.api import Progress, Result
 from engine.artifacts import ArtifactStore
 
@@ -66,6 +67,7 @@ class CampaignService:
         self.votes = self.ctx.votes
         self.messages = self.ctx.messages
         self.schedules = ScheduleDesk(ScheduleStore(redis), presenters.keys(), self._scheduled_draft)
+        self.standing = StandingRefresher(lambda c, r: reactions.refresh_standing(self.ctx, c, r))
 
     # --- what users do --------------------------------------------------------------------------
 
@@ -128,7 +130,7 @@ class CampaignService:
             answer = await self._once(
                 platform,
                 mine,
-                lambda: reactions.react(self.ctx, platform, message_id, emoji, user, added),
+                lambda: reactions.react(self.ctx, self.standing, platform, message_id, emoji, user, added),
                 None,
             )
             await self.ctx.seen.release(platform, opposite)
@@ -193,6 +195,10 @@ class CampaignService:
 
     async def tally(self, campaign_id: str, round_no: int) -> Tally:
         return await queries.tally(self.ctx, campaign_id, round_no)
+
+    async def votes_of(self, campaign_id: str, round_no: int, numbers: list[int], user_id: str) -> set[int]:
+        """Which of ``numbers`` ``user_id`` voted for in the round (one read, whatever the round's size)."""
+        return await self.ctx.votes.voted_by(campaign_id, round_no, numbers, user_id)
 
     async def vote_counts(self, campaign_id: str, round_no: int) -> dict[int, int]:
         return await queries.vote_counts(self.ctx, campaign_id, round_no)

@@ -4,10 +4,11 @@
 
 It starts `draftloop up` (tiny offline models, one worker) on a private data dir and port, then runs, each
 within its share of the time: a 1,000-request reaction burst, same-user react/unreact races, kills of
-the embedded redis-server mid-vote, hostile uploads, an HTTP fuzz with invalid Unicode, and kills of the
-engine worker mid-batch. It prints what matters: HTTP 5xx answers, lost jobs, duplicate posts,
-page-vs-Redis disagreements, Redis restarts and the recovery time of each killed process. Exit status 1
-when any 5xx, lost job, duplicate post or disagreement was seen.
+the embedded redis-server mid-vote, hostile uploads, an HTTP fuzz with invalid Unicode, and 20 kills of
+the engine worker as soon as it runs a batch (that phase may run past the budget: each kill costs a
+worker start). It prints what matters: HTTP 5xx answers, lost jobs, duplicate posts, page-vs-Redis
+disagreements, Redis restarts and the recovery time of each killed process (median and max). Exit
+status 1 when any 5xx, lost job, duplicate post or disagreement was seen.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 READY = "draftloop is ready:"
 CHANNEL = "general"
 NUMBERS = ["1️⃣", "2️⃣", "3️⃣", "4️⃣"]
+WORKER_KILLS = 20
+JOBS_STREAM, ENGINE_GROUP = "dl:jobs:interactive", "engine"
+MAX_ATTEMPTS = 3  # a worker's max_attempts: a job delivered this often is on its last try
+OVERRUN_SECONDS = 180.0  # how far the phases may run past the budget before the hard stop
 
 
 @dataclass
@@ -49,8 +55,10 @@ class Figures:
     duplicate_posts: int = 0
     disagreements: list[str] = field(default_factory=list)
     redis_restarts: int = 0
+    burst: tuple[int, float] = (0, 0.0)  # reactions sent at once, seconds until the last answer
     redis_recovery_s: list[float] = field(default_factory=list)
-    worker_recovery_s: list[float] = field(default_factory=list)
+    worker_restart_s: list[float] = field(default_factory=list)  # kill -> a new worker process runs
+    worker_recovery_s: list[float] = field(default_factory=list)  # kill -> the killed batch runs again
     notes: list[str] = field(default_factory=list)
 
     def failed(self) -> bool:
@@ -61,13 +69,17 @@ class Figures:
             "soak figures",
             f"  HTTP answers by class:        {dict(sorted(self.requests.items()))}",
             f"  HTTP 5xx (503 excluded):      {len(self.server_errors)}",
+            f"  reaction burst:               {self.burst[0]} votes in {self.burst[1]:.1f} s",
             f"  503 'try again' answers:      {self.retry_answers}",
             f"  lost jobs:                    {self.lost_jobs}",
             f"  duplicate posts:              {self.duplicate_posts}",
             f"  page-vs-Redis disagreements:  {len(self.disagreements)}",
             f"  Redis restarts (metrics):     {self.redis_restarts}",
             f"  Redis recovery, s:            {_seconds(self.redis_recovery_s)}",
-            f"  worker recovery, s:           {_seconds(self.worker_recovery_s)}",
+            f"  worker kills mid-batch:       {len(self.worker_restart_s)}",
+            f"  worker restart, s:            {_spread(self.worker_restart_s)}",
+            f"  worker recovery, s:           {_spread(self.worker_recovery_s)}",
+            f"  worker recovery per kill, s:  {_seconds(self.worker_recovery_s)}",
         ]
         lines += [f"  5xx: {e}" for e in self.server_errors[:10]]
         lines += [f"  disagreement: {d}" for d in self.disagreements[:10]]
@@ -77,6 +89,12 @@ class Figures:
 
 def _seconds(values: list[float]) -> str:
     return ", ".join(f"{v:.1f}" for v in values) if values else "-"
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"median {statistics.median(values):.1f}, max {max(values):.1f} (over {len(values)})"
 
 
 def _free_port() -> int:
@@ -116,7 +134,7 @@ class Up:
                 "DRAFTLOOP_DATA_DIR": str(data_dir),
                 "DRAFTLOOP_WEB_PORT": str(port),
                 "DRAFTLOOP_WORKERS": str(workers),
-                "DRAFTLOOP_VISIBILITY_TIMEOUT": "10",
+                "DRAFTLOOP_VISIBILITY_TIMEOUT": "5",  # a killed worker's batch is reclaimed after 5 s
                 "HF_HUB_OFFLINE": "1",
                 "PYTHONUNBUFFERED": "1",
             }
@@ -234,12 +252,12 @@ async def _eventually(check: Callable[[], Awaitable[Any]], within: float, every:
     return None
 
 
-async def _grid(api: Api, thread_id: str, within: float) -> dict[str, Any] | None:
+async def _grid(api: Api, thread_id: str, within: float, every: float = 0.5) -> dict[str, Any] | None:
     async def find() -> dict[str, Any] | None:
         grids = [m for m in await api.messages(thread_id) if m.get("images") and m.get("round_no")]
         return grids[-1] if grids else None
 
-    return await _eventually(find, within)
+    return await _eventually(find, within, every)
 
 
 async def open_vote(api: Api, prompt: str, within: float) -> tuple[str, str, dict[str, Any] | None]:
@@ -284,8 +302,10 @@ async def compare_votes(
             )
 
 
-async def reaction_burst(api: Api, grid_id: str, size: int) -> None:
+async def reaction_burst(api: Api, grid_id: str, size: int, figures: Figures) -> None:
+    started = time.monotonic()
     await asyncio.gather(*(api.react(f"burst{i}", grid_id, NUMBERS[0], True) for i in range(size)))
+    figures.burst = (size, time.monotonic() - started)
 
 
 async def react_races(api: Api, grid_id: str, users: int, rounds: int) -> None:
@@ -412,34 +432,85 @@ async def http_fuzz(api: Api, requests: int, seed: int = 7) -> None:
         await asyncio.gather(*(one(i) for i in range(start, min(requests, start + 50))))
 
 
-async def kill_workers_mid_batch(api: Api, up: Up, kills: int, figures: Figures) -> list[str]:
-    """Drafts queued, the worker killed while it works; returns the threads that must reach voting."""
+def _worker_pid(consumer: str) -> int | None:
+    """The process id in an engine consumer name (``{host}-{pid}-{random}``); None for the pool's own."""
+    parts = consumer.rsplit("-", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+async def _in_flight(redis: aioredis.Redis) -> dict[str, tuple[str, int]]:
+    """Jobs taken and not yet acknowledged: entry id -> (consumer, times delivered)."""
+    try:
+        rows = await redis.xpending_range(JOBS_STREAM, ENGINE_GROUP, "-", "+", 1000)
+    except aioredis.ResponseError:  # the group is made with the first job
+        return {}
+    return {_text(r["message_id"]): (_text(r["consumer"]), int(r["times_delivered"])) for r in rows}
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def kill_workers_mid_batch(
+    api: Api, up: Up, redis: aioredis.Redis, kills: int, figures: Figures, stop_at: float
+) -> list[str]:
+    """The worker killed as soon as it runs a batch, ``kills`` times (none started after ``stop_at``).
+
+    Each kill is timed until a new worker process runs (restart) and until the killed batch runs again
+    in it (recovery: spawn, model load and warm-up, then the jobs taken back). A job is never killed on
+    its last attempt, so every job must still be drawn. Returns the threads that must reach voting."""
     threads = []
     for k in range(kills):
-        before = _pids(up.data_dir, " worker ")
-        for j in range(2):
-            sent = await api.send("ben", f"/draft worker kill {k}.{j} --n 3 --vote 2h")
-            if sent.get("opened_thread"):
-                threads.append(sent["opened_thread"])
-
-        async def busy() -> bool:
-            pending = await api.metric('draftloop_queue_pending{lane="interactive"}')
-            return bool(pending)
-
-        await _eventually(busy, 60, every=0.2)
-        if not before:
-            figures.notes.append("no worker process found to kill")
+        if time.monotonic() > stop_at:
+            figures.notes.append(f"worker kills stopped at {k} of {kills}: the time budget ran out")
             break
-        os.kill(before[0], signal.SIGKILL)
+        sent = await api.send("ben", f"/draft worker kill {k} --n 1 --vote 2h")
+        thread_id = str(sent.get("opened_thread") or "")
+        if not thread_id:
+            figures.notes.append(f"worker kill {k}: the draft opened no thread")
+            continue
+        threads.append(thread_id)
+
+        async def running_batch() -> tuple[int, set[str]] | None:
+            live = set(_pids(up.data_dir, " worker "))
+            by_worker: dict[int, set[str]] = {}
+            last_attempt: set[int] = set()
+            for entry, (consumer, delivered) in (await _in_flight(redis)).items():
+                pid = _worker_pid(consumer)
+                if pid in live:
+                    by_worker.setdefault(pid, set()).add(entry)
+                    if delivered >= MAX_ATTEMPTS:
+                        last_attempt.add(pid)
+            for pid, entries in by_worker.items():
+                if pid not in last_attempt:
+                    return pid, entries
+            return None
+
+        found = await _eventually(running_batch, 120, every=0.05)
+        if not found:
+            figures.notes.append(f"worker kill {k}: no worker ran a batch it could lose within 120 s")
+            continue
+        pid, batch = found
+        os.kill(pid, signal.SIGKILL)
         killed = time.monotonic()
 
-        async def replaced(before: list[int] = before) -> bool:
-            return any(pid not in before for pid in _pids(up.data_dir, " worker "))
+        async def replaced(pid: int = pid) -> bool:
+            return any(other != pid for other in _pids(up.data_dir, " worker "))
 
-        if await _eventually(replaced, 60, every=0.2):
-            figures.worker_recovery_s.append(time.monotonic() - killed)
-        else:
+        async def resumed(pid: int = pid, batch: set[str] = batch) -> bool:
+            live = set(_pids(up.data_dir, " worker ")) - {pid}
+            flight = await _in_flight(redis)
+            # every killed job is done (acknowledged) or running in a live worker
+            return all(e not in flight or _worker_pid(flight[e][0]) in live for e in batch)
+
+        if not await _eventually(replaced, 60, every=0.1):
             figures.notes.append("the killed worker was not replaced within 60 s")
+            break
+        figures.worker_restart_s.append(time.monotonic() - killed)
+        if not await _eventually(resumed, 120, every=0.1):
+            figures.notes.append(f"worker kill {k}: the killed batch did not run again within 120 s")
+            continue
+        figures.worker_recovery_s.append(time.monotonic() - killed)
     return threads
 
 
@@ -467,14 +538,18 @@ async def run_phases(api: Api, up: Up, redis: aioredis.Redis, figures: Figures, 
     if grid is None:
         figures.notes.append("no voting grid appeared in time: the vote phases were skipped")
     else:
-        await reaction_burst(api, grid["id"], 1000)
+        await reaction_burst(api, grid["id"], 1000, figures)
         await react_races(api, grid["id"], users=20, rounds=10)
         await kill_redis_mid_vote(api, up, grid["id"], campaign_id, kills=2, figures=figures)
         await compare_votes(api, redis, thread_id, campaign_id, figures)
     await hostile_uploads(api, figures)
     await http_fuzz(api, requests=400)
-    if up.workers > 0 and left() > 30:
-        threads += await kill_workers_mid_batch(api, up, kills=1, figures=figures)
+    if up.workers > 0:
+        # each kill costs a worker start (imports, model load, warm-up: 5-15 s on 2 busy cores), so this
+        # phase may run past the budget, up to the hard stop's margin
+        threads += await kill_workers_mid_batch(
+            api, up, redis, kills=WORKER_KILLS, figures=figures, stop_at=ends_at + OVERRUN_SECONDS / 2
+        )
     await count_outcomes(api, threads, within=max(30.0, left()), figures=figures)
     figures.redis_restarts = int(await api.metric("draftloop_redis_restarts_total") or 0)
 
@@ -493,7 +568,9 @@ async def soak(minutes: float, workers: int, keep: bool) -> int:
         async with aiohttp.ClientSession(timeout=timeout, connector=connector, headers=headers) as session:
             redis = aioredis.Redis(unix_socket_path=str(up.data_dir / "redis" / "redis.sock"))
             try:
-                async with asyncio.timeout(budget + 120):  # a hard stop: the phases' own waits may overrun
+                async with asyncio.timeout(
+                    budget + OVERRUN_SECONDS
+                ):  # a hard stop: the phases' own waits may overrun
                     await run_phases(Api(session, up.url, figures), up, redis, figures, ends_at)
             except TimeoutError:
                 figures.notes.append("the phases overran the time budget: the figures are partial")

@@ -39,6 +39,17 @@ class VoteStore:
                 tally[n] = [(as_str(user), float(at)) for user, at in entries]
         return tally
 
+    async def voted_by(
+        self, campaign_id: str, round_no: int, numbers: Iterable[int], user_id: str
+    ) -> set[int]:
+        """The candidates among ``numbers`` that ``user_id`` voted for."""
+        wanted = list(numbers)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for n in wanted:
+                pipe.zscore(keys.votes(campaign_id, round_no, n), user_id)
+            replies = await pipe.execute()
+        return {n for n, score in zip(wanted, replies, strict=True) if score is not None}
+
     async def counts(self, campaign_id: str, round_no: int, numbers: Iterable[int]) -> dict[int, int]:
         wanted = list(numbers)
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+import torch
+
 from engine.bench.models import DTYPES
 from engine.bench.report import format_suite, format_table
 from engine.bench.run import run_bench
@@ -57,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 def bench_main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.suite:
-        if args.repeats is None:
-            args.repeats = 3
+        if args.repeats is None:  # on a CPU the suite only shows that every run works: one timed run
+            on_cuda = (args.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+            args.repeats = 3 if on_cuda else 1
         report = run_suite(args)
         table = format_suite(report)
     else:

@@ -52,7 +52,7 @@ def _run_cli(*argv: str, timeout: float) -> tuple[dict[str, Any], str]:
 def test_bench_json_reports_every_path_per_stage(
     tiny_models: TinyPaths, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["--json", "--models", str(tiny_models.root), "--batch", "4", "--device", "cpu", "--repeats", "1"]
+    argv = ["--json", "--models", str(tiny_models.root), "--batch", "4", "--device", "cpu", "--repeats", "2"]
     assert bench_main([*argv, "--compile", "default", "--compile-backend", "aot_eager"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)

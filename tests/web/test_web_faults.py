@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.web.history import HistoryWriter, load_state
 from adapters.web.parsing import clean_text
 from adapters.web.presenter import WebPresenter
+from bot.availability import BotReconnecting
 from bot.core.messages import NUMBER_EMOJI
 from tests.web.test_web_api import HEADERS, messages, post, send, start_voting
 from tests.web.web_stack import Client, Stack
@@ -224,3 +227,61 @@ async def test_quick_react_unreact_pairs_leave_page_and_votes_agreeing(stack: St
     await asyncio.gather(*(post(client, "/api/react", body) for _ in range(4)))
     assert await service_voters(stack, grid) == before
     assert await page_voters(client, grid, thread) == before
+
+
+async def test_a_vote_stored_before_the_service_failed_still_shows_on_the_page(
+    stack: Stack, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thread, grid = await start_voting(stack, client, n=2)
+    first = grid["images"][0]["number"]
+    votes = stack.service.ctx.votes
+    real_tally = votes.tally
+    failures = [BotReconnecting("Redis went away after the vote was stored")]
+
+    async def failing_tally(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real_tally(*args)
+
+    monkeypatch.setattr(votes, "tally", failing_tally)
+    body = {"message_id": grid["id"], "emoji": NUMBER_EMOJI[0], "added": True, "user": "ben"}
+    await post(client, "/api/react", body, status=503)
+    assert (await service_voters(stack, grid))[first] == {"ben"}
+    assert await page_voters(client, grid, thread) == await service_voters(stack, grid)
+
+
+async def test_a_client_that_goes_away_mid_vote_still_finds_its_vote_on_the_page(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a server that cancels a handler whose client disconnected, as aiohttp can be configured to
+    cancelling: Client = TestClient(TestServer(stack.web.app, host="127.0.0.1", handler_cancellation=True))
+    await cancelling.start_server()
+    try:
+        thread, grid = await start_voting(stack, cancelling, n=2)
+        votes = stack.service.ctx.votes
+        real_tally = votes.tally
+        counted, go_on = asyncio.Event(), asyncio.Event()
+
+        async def slow_tally(*args: Any) -> Any:
+            counted.set()  # the vote is stored: the service is refreshing the round's standing
+            await go_on.wait()
+            return await real_tally(*args)
+
+        monkeypatch.setattr(votes, "tally", slow_tally)
+        request = asyncio.create_task(react(cancelling, grid, "ben", NUMBER_EMOJI[1], True))
+        await asyncio.wait_for(counted.wait(), 10)
+        request.cancel()  # the client gives up and closes its connection
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+        await asyncio.sleep(0.2)  # the server notices the disconnect
+        go_on.set()
+
+        second = grid["images"][1]["number"]
+        for _ in range(100):
+            if "ben" in (await page_voters(cancelling, grid, thread))[second]:
+                break
+            await asyncio.sleep(0.05)
+        assert (await service_voters(stack, grid))[second] == {"ben"}
+        assert await page_voters(cancelling, grid, thread) == await service_voters(stack, grid)
+    finally:
+        await cancelling.close()
