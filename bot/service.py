@@ -31,7 +31,7 @@ from bot.usecases.context import UseCaseContext
 from bot.usecases.cycle import new_campaign_id, start_campaign
 from bot.usecases.delivery import DEFAULT_SWEEP_AFTER_SECONDS
 from bot.usecases.schedules import ScheduleDesk
-from bot.usecases.standing import StandingRefresher
+from bot.usecases.standing import SharedReads, StandingRefresher
 from engine.api import Progress, Result
 from engine.artifacts import ArtifactStore
 
@@ -68,6 +68,7 @@ class CampaignService:
         self.messages = self.ctx.messages
         self.schedules = ScheduleDesk(ScheduleStore(redis), presenters.keys(), self._scheduled_draft)
         self.standing = StandingRefresher(lambda c, r: reactions.refresh_standing(self.ctx, c, r))
+        self.voted_campaigns = SharedReads(self.ctx.campaigns.load)
 
     # --- what users do --------------------------------------------------------------------------
 
@@ -130,7 +131,9 @@ class CampaignService:
             answer = await self._once(
                 platform,
                 mine,
-                lambda: reactions.react(self.ctx, self.standing, platform, message_id, emoji, user, added),
+                lambda: reactions.react(
+                    self.ctx, self.standing, self.voted_campaigns, platform, message_id, emoji, user, added
+                ),
                 None,
             )
             await self.ctx.seen.release(platform, opposite)

@@ -11,8 +11,8 @@ import secrets
 
 from bot.core import machine
 from bot.core.commands import Draft
-from bot.core.effects import Effect, Enqueue, Reply, UpdateStatus
-from bot.core.events import CommandEvent, Event, Tallied
+from bot.core.effects import Effect, Enqueue, Reply
+from bot.core.events import CommandEvent, Event
 from bot.core.model import Campaign, ThreadRef, User
 from bot.usecases.context import UseCaseContext
 from bot.usecases.delivery import durable
@@ -88,20 +88,6 @@ async def apply_event(
         await ctx.effects.perform_unsaved(campaign, durable(campaign_id, effects, post_replies))
     await ctx.effects.deliver(campaign)  # this write's effects, and any an earlier replica left
     return replies(effects)
-
-
-async def record_standing(ctx: UseCaseContext, campaign_id: str, event: Tallied) -> None:
-    """A vote given or taken back: the round's standing is saved with the campaign and shown on its status
-    line. Best effort, outside the outbox: the next vote, or the round's close, shows a newer one."""
-    now = ctx.clock()
-    campaign, effects, saved = await ctx.campaigns.update_with_effects(
-        campaign_id, lambda c: machine.apply(c, event, now), None, now
-    )
-    if not saved:
-        return
-    for effect in effects:
-        if isinstance(effect, UpdateStatus):
-            await ctx.effects.show_status(campaign, effect.text)
 
 
 async def start_campaign(

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from bot.core import voting
 from bot.core.events import CloseRound, Tallied
-from bot.core.model import User
+from bot.core.model import Campaign, User
 from bot.usecases.context import UseCaseContext
 from bot.usecases.cycle import apply_event
-from bot.usecases.standing import StandingRefresher
+from bot.usecases.standing import SharedReads, StandingRefresher
 
 
 async def react(
     ctx: UseCaseContext,
     standing: StandingRefresher,
+    campaigns: SharedReads[Campaign | None],
     platform: str,
     message_id: str,
     emoji: str,
@@ -25,7 +26,7 @@ async def react(
     if ref is None:
         return None
     campaign_id, round_no, grid_index = ref
-    campaign = await ctx.campaigns.load(campaign_id)
+    campaign = await campaigns.get(campaign_id)
     rnd = voting.find_round(campaign, round_no) if campaign is not None else None
     if campaign is None or rnd is None:
         return None

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 RoundKey = tuple[str, int]
+T = TypeVar("T")
 
 
-def _retrieve(future: asyncio.Future[None]) -> None:
+def _retrieve(future: asyncio.Future[T]) -> None:
     if not future.cancelled():
         future.exception()  # every voter may have gone: the failure is theirs, not the loop's
 
@@ -51,5 +53,28 @@ class StandingRefresher:
                     future.set_exception(exc)
                 else:
                     future.set_result(None)
+        finally:
+            del self._running[key]
+
+
+class SharedReads(Generic[T]):
+    """Reads of the same key made while one is under way share it (a burst of votes on one campaign
+    parses its document once, not once per vote). Callers must not change what they get."""
+
+    def __init__(self, read: Callable[[str], Awaitable[T]]) -> None:
+        self._read = read
+        self._running: dict[str, asyncio.Task[T]] = {}
+
+    async def get(self, key: str) -> T:
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.create_task(self._read_once(key))
+            task.add_done_callback(_retrieve)
+            self._running[key] = task
+        return await asyncio.shield(task)
+
+    async def _read_once(self, key: str) -> T:
+        try:
+            return await self._read(key)
         finally:
             del self._running[key]

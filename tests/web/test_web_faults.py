@@ -285,3 +285,19 @@ async def test_a_client_that_goes_away_mid_vote_still_finds_its_vote_on_the_page
         assert await page_voters(cancelling, grid, thread) == await service_voters(stack, grid)
     finally:
         await cancelling.close()
+
+
+async def test_a_burst_of_votes_counts_each_one_on_the_page_in_redis_and_in_the_round_standing(
+    stack: Stack, client: Client
+) -> None:
+    thread, grid = await start_voting(stack, client, n=2)
+    first = grid["images"][0]["number"]
+    voters = {f"voter{i}" for i in range(150)}
+    answers = await asyncio.gather(*(react(client, grid, user, NUMBER_EMOJI[0], True) for user in voters))
+    assert all(a["ok"] for a in answers)
+    assert (await service_voters(stack, grid))[first] == voters
+    assert await page_voters(client, grid, thread) == await service_voters(stack, grid)
+    campaign = await stack.service.campaign(grid["campaign_id"])
+    assert campaign is not None
+    (rnd,) = [r for r in campaign.rounds if r.number == grid["round_no"]]
+    assert {user for user, _ in rnd.tally[first]} == voters  # the standing saw the last vote too
