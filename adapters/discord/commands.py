@@ -151,6 +151,10 @@ def register(tree: app_commands.CommandTree[Any], run_command: CommandRunner) ->
     ) -> None:
         await run(interaction, "settings", dict(locals()))
 
+    @tree.command(name="deliver", description=summary("deliver"))
+    async def deliver(interaction: Interaction) -> None:
+        await run(interaction, "deliver", {})
+
     @tree.command(name="status", description=summary("status"))
     async def status(interaction: Interaction) -> None:
         await run(interaction, "status", {})

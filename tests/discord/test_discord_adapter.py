@@ -68,6 +68,7 @@ async def test_draft_opens_a_thread_and_posts_a_grid_with_reactions_and_buttons(
         "outpaint",
         "upscale",
         "faces",
+        "deliver",
         "status",
         "cost",
         "cancel",
@@ -389,3 +390,30 @@ async def test_a_vote_while_the_bot_is_reconnecting_is_taken_back_and_explained(
     await fake.wait_for("bob's reaction taken back", lambda: bob["id"] not in fake.reactors(grid.id, one))
     monkeypatch.undo()
     assert await stack.service.vote_counts(campaign_id, 1) == {1: 0, 2: 0}
+
+
+async def test_deliver_posts_the_finals_zip_in_the_thread(stack: Stack) -> None:
+    fake = stack.fake
+    alice = fake.add_user("alice")
+    campaign_id, thread_id, _grid = await draft(stack, alice, n=2)
+    inter = await fake.slash(alice, "deliver", {}, channel_id=thread_id)
+    assert "Nothing to deliver yet" in await replied(stack, inter)
+
+    inter = await fake.slash(alice, "select", {"numbers": "1"}, channel_id=thread_id)
+    await replied(stack, inter)
+    await stack.deliver_all()  # the refine
+    campaign = await stack.service.campaign(campaign_id)
+    assert campaign is not None and any(c.stage == "refine" for c in campaign.candidates.values())
+
+    inter = await fake.slash(alice, "deliver", {}, channel_id=thread_id)
+    await replied(stack, inter)
+    zips = await fake.wait_for(
+        "the delivery zip in the thread",
+        lambda: [
+            a
+            for m in fake.in_channel(thread_id)
+            for a in m.data["attachments"]
+            if str(a.get("filename", "")).endswith(".zip")
+        ],
+    )
+    assert len(zips) == 1
