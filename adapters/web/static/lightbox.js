@@ -21,6 +21,7 @@ const R = {
 
 export function openLightbox(img) {
   R.img = img;
+  R.releasedAt = 0;
   $("#lightbox-title").textContent = `#${img.number}`;
   const download = $("#lightbox-download");
   download.href = img.download_url || img.url;
@@ -222,7 +223,8 @@ export function initLightbox() {
   $("#region-clear").addEventListener("click", clearRegion);
   $("#region-prompt").addEventListener("input", updateRegionForm);
   $("#region-form").addEventListener("submit", sendRegion);
-  $("#lightbox").addEventListener("click", (e) => { if (Date.now() - R.releasedAt < 300) e.stopImmediatePropagation(); }, true);
+  // only the click that would close the dialog (on its backdrop) right after a drag is swallowed
+  $("#lightbox").addEventListener("click", (e) => { if (e.target === e.currentTarget && Date.now() - R.releasedAt < 300) e.stopImmediatePropagation(); }, true);
   window.addEventListener("resize", () => { if ($("#lightbox").open) fit(); });
 }
 
